@@ -1,0 +1,79 @@
+# From fitted segments to the dubbed video: timeline, timing table, subtitles, mix, mux.
+
+
+rule timeline:
+    input:
+        wavs=fitted_wavs,
+        reports=fit_reports,
+        source="results/{video}/audio/source.wav",
+    output:
+        "results/{video}/dub.wav",
+    log:
+        "logs/{video}/timeline.log",
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/timeline.py"
+
+
+rule timing_table:
+    input:
+        reports=fit_reports,
+    output:
+        "results/{video}/timing.tsv",
+    log:
+        "logs/{video}/timing_table.log",
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/timing_table.py"
+
+
+rule subtitles:
+    input:
+        "results/{video}/segments.tsv",
+    output:
+        "results/{video}/dubbed.srt",
+    log:
+        "logs/{video}/subtitles.log",
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/subtitles.py"
+
+
+rule mix:
+    input:
+        source="results/{video}/audio/source.wav",
+        dub="results/{video}/dub.wav",
+    output:
+        "results/{video}/mix.flac",
+    log:
+        "logs/{video}/mix.log",
+    conda:
+        "../envs/audio.yaml"
+    params:
+        mode=config["mix_mode"],
+        duck_db=config["duck_db"],
+        lufs=config["loudness_lufs"],
+    script:
+        "../scripts/mix.py"
+
+
+rule mux:
+    input:
+        media=video_for,
+        audio="results/{video}/mix.flac",
+        srt="results/{video}/dubbed.srt",
+        timing="results/{video}/timing.tsv",
+    output:
+        "results/{video}/dubbed.mp4",
+    log:
+        "logs/{video}/mux.log",
+    conda:
+        "../envs/audio.yaml"
+    params:
+        language=config["target_language"],
+        bitrate=config["audio_bitrate"],
+    script:
+        "../scripts/mux.py"

@@ -1,0 +1,77 @@
+# From the user's video to one small file per segment: probe, extract, transcribe, translate, split.
+
+
+rule probe:
+    input:
+        media=video_for,
+    output:
+        "results/{video}/audio/probe.json",
+    log:
+        "logs/{video}/probe.log",
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/probe.py"
+
+
+rule extract_audio:
+    input:
+        media=video_for,
+        probe="results/{video}/audio/probe.json",
+    output:
+        "results/{video}/audio/source.wav",
+    log:
+        "logs/{video}/extract_audio.log",
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/extract_audio.py"
+
+
+rule transcribe:
+    input:
+        unpack(transcribe_inputs),
+    output:
+        "results/{video}/transcript.json",
+    log:
+        "logs/{video}/transcribe.log",
+    conda:
+        "../envs/asr.yaml"
+    threads: 2
+    params:
+        asr=asr_settings,
+    script:
+        "../scripts/transcribe.py"
+
+
+rule translate:
+    input:
+        "results/{video}/transcript.json",
+    output:
+        "results/{video}/script.tsv",
+    log:
+        "logs/{video}/translate.log",
+    conda:
+        "../envs/audio.yaml"
+    params:
+        translate=translate_settings(),
+    script:
+        "../scripts/translate.py"
+
+
+checkpoint segments:
+    input:
+        script=script_for,
+        probe="results/{video}/audio/probe.json",
+    output:
+        "results/{video}/segments.tsv",
+    log:
+        "logs/{video}/segments.log",
+    conda:
+        "../envs/audio.yaml"
+    params:
+        segment_dir="results/{video}/segments",
+        slot_dir="results/{video}/slots",
+        tts_backend=config["tts_backend"],
+    script:
+        "../scripts/split_script.py"

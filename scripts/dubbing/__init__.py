@@ -1,0 +1,1 @@
+"""The dubbing library: everything the pipeline's rules do, importable and testable without Snakemake."""

@@ -1,0 +1,133 @@
+"""Audio I/O around ffmpeg: probing media, decoding to arrays, trimming, stretching, WAV files.
+
+Internal audio is 16-bit PCM at SAMPLE_RATE; per-segment work holds one segment in memory,
+whole-track work streams in chunks (see timeline.py and mix.py).
+"""
+
+import json
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DubbingError
+from .files import atomic_output
+
+SAMPLE_RATE = 48000
+FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+
+
+def run_tool(cmd, path, what, stdin=None):
+    try:
+        done = subprocess.run(cmd, input=stdin, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise DubbingError(cmd[0], "not installed; run 'make setup' (or apt-get install ffmpeg)") from None
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DubbingError(path, f"{what} failed: {detail[-1] if detail else 'exit ' + str(done.returncode)}")
+    return done.stdout
+
+
+def probe_media(path):
+    """Duration and streams of a media file; a clear error if it is not a video with sound."""
+    path = Path(path)
+    if not path.is_file():
+        raise DubbingError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise DubbingError(path, "the file is empty (0 bytes)")
+    cmd = ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    try:
+        info = json.loads(run_tool(cmd, path, "reading the media (ffprobe)"))
+    except DubbingError as err:
+        raise DubbingError(path, f"not a readable video ({err.problem.split(': ', 1)[-1]})") from None
+    streams = info.get("streams", [])
+    video = [s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    if not video:
+        raise DubbingError(path, "has no video stream; expected a video file (.mp4, .mkv, .mov, .webm)")
+    if not audio:
+        raise DubbingError(path, "has no audio stream, so there is no speech to dub")
+    duration = float(info.get("format", {}).get("duration") or audio[0].get("duration") or 0)
+    if duration <= 0:
+        raise DubbingError(path, "has zero length")
+    return {
+        "duration": round(duration, 6),
+        "video_codec": video[0].get("codec_name"),
+        "audio_codec": audio[0].get("codec_name"),
+        "audio_channels": int(audio[0].get("channels") or 1),
+        "audio_sample_rate": int(audio[0].get("sample_rate") or 0),
+    }
+
+
+def wav_info(path):
+    """(sample rate, channels, frames) of a PCM WAV file."""
+    with wave.open(str(path), "rb") as wav:
+        return wav.getframerate(), wav.getnchannels(), wav.getnframes()
+
+
+def decode_mono(path, rate=SAMPLE_RATE):
+    """Decode any audio file to mono int16 samples at ``rate``."""
+    cmd = FFMPEG + ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"]
+    return np.frombuffer(run_tool(cmd, path, "decoding audio"), dtype=np.int16)
+
+
+def speech_bounds(samples, rate, threshold_db=-45.0, pad=0.005):
+    """Sample range [first, last) holding speech: leading/trailing quiet below ``threshold_db`` cut off.
+
+    Returns (0, 0) for silence.
+    """
+    if samples.size == 0:
+        return 0, 0
+    level = 32768 * 10 ** (threshold_db / 20)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > level)
+    if loud.size == 0:
+        return 0, 0
+    pad_samples = int(pad * rate)
+    return max(0, int(loud[0]) - pad_samples), min(samples.size, int(loud[-1]) + 1 + pad_samples)
+
+
+def stretch(samples, rate, factor):
+    """Speed mono int16 ``samples`` up by ``factor`` without changing pitch (ffmpeg atempo)."""
+    if factor == 1.0:
+        return samples
+    cmd = FFMPEG + ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "-",
+                    "-af", f"atempo={factor:.6f}", "-f", "s16le", "-"]
+    out = run_tool(cmd, "atempo", "stretching audio", stdin=samples.astype("<i2").tobytes())
+    return np.frombuffer(out, dtype=np.int16)
+
+
+def write_wav(path, samples, rate=SAMPLE_RATE, channels=1):
+    """Write int16 samples as a PCM WAV, atomically."""
+    with atomic_output(path, ".wav") as tmp:
+        with wave.open(str(tmp), "wb") as wav:
+            wav.setnchannels(channels)
+            wav.setsampwidth(2)
+            wav.setframerate(rate)
+            wav.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
+
+
+def read_wav(path):
+    """int16 samples (frames x channels flattened) and the sample rate of a PCM WAV."""
+    with wave.open(str(path), "rb") as wav:
+        if wav.getsampwidth() != 2:
+            raise DubbingError(path, f"expected 16-bit PCM, got {8 * wav.getsampwidth()}-bit")
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2"), wav.getframerate()
+
+
+def extract_audio(media, dest, channels):
+    """Decode the media's first audio stream to a 48 kHz 16-bit WAV (stereo at most)."""
+    import ffmpeg  # ffmpeg-python: only this step builds its command with it
+
+    with atomic_output(dest, ".wav") as tmp:
+        stream = ffmpeg.input(str(media)).output(
+            str(tmp), map="0:a:0", vn=None, sn=None, acodec="pcm_s16le", ar=SAMPLE_RATE,
+            ac=min(max(channels, 1), 2), f="wav",
+        )
+        try:
+            stream.global_args("-nostdin", "-hide_banner", "-loglevel", "error").overwrite_output().run(
+                capture_stdout=True, capture_stderr=True
+            )
+        except ffmpeg.Error as err:
+            lines = err.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise DubbingError(media, f"extracting audio failed: {lines[-1] if lines else err}") from None

@@ -1,0 +1,50 @@
+"""Atomic writes: a killed job never leaves a file that looks finished."""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_output(dest, suffix=""):
+    """Yield a temporary path next to ``dest``; rename it onto ``dest`` only if the block succeeds.
+
+    ``suffix`` keeps a meaningful extension on the temporary name (ffmpeg picks formats by it).
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{suffix}", dir=dest.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results should get the usual permissions
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(dest, text):
+    """Write ``text`` to ``dest`` atomically."""
+    with atomic_output(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_if_changed(dest, text):
+    """Write ``text`` only when it differs from what ``dest`` holds, so unchanged files keep their mtime.
+
+    Returns True when the file was (re)written.
+    """
+    dest = Path(dest)
+    try:
+        if dest.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    write_text_atomic(dest, text)
+    return True

@@ -1,0 +1,55 @@
+"""Fit arithmetic: how much time each segment may use and how much to speed it up. Pure; no I/O."""
+
+from dataclasses import dataclass
+
+# Stretches smaller than this are inaudible; skipping them avoids a needless resampling pass.
+MIN_STRETCH = 1.002
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a segment may speak: from ``start`` until ``window_end`` (the next segment's start).
+
+    ``end`` is the script's end of the line; the silence after it up to the next segment is
+    usable too, so that speech is sped up only when it would run into the next line.
+    """
+
+    id: str
+    start: float
+    end: float
+    window_end: float
+
+    @property
+    def window(self):
+        return self.window_end - self.start
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    speech: float  # seconds of synthesized speech after trimming silence
+    window: float  # seconds available
+    stretch: float  # speed-up factor applied (1.0 = none)
+    fitted: float  # seconds after stretching
+    overflow: float  # seconds that still run past the window (0 when it fits)
+
+
+def slots_for(segments, audio_duration):
+    """Slots for time-ordered segments; the last one may use the audio up to its end."""
+    slots = []
+    for index, seg in enumerate(segments):
+        following = segments[index + 1].start if index + 1 < len(segments) else audio_duration
+        slots.append(Slot(seg.id, seg.start, seg.end, round(max(following, seg.start), 3)))
+    return slots
+
+
+def plan_fit(speech, window, max_speedup):
+    """Speed up only as much as needed to fit ``window``, never beyond ``max_speedup``."""
+    if window <= 0:
+        return FitPlan(speech, window, 1.0, speech, speech)
+    needed = speech / window
+    stretch = min(needed, max_speedup) if needed >= MIN_STRETCH else 1.0
+    fitted = speech / stretch
+    overflow = max(0.0, fitted - window)
+    if overflow < 0.0005:
+        overflow = 0.0
+    return FitPlan(speech, window, stretch, fitted, overflow)

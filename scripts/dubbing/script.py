@@ -1,0 +1,161 @@
+"""The dubbing script: one row per segment (id, start, end, speaker, source_text, text).
+
+Reading validates everything a later stage relies on, so a bad script fails in seconds with the
+row and the problem named, before any audio is synthesized.
+"""
+
+import csv
+import io
+import math
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import DubbingError
+
+COLUMNS = ("id", "start", "end", "speaker", "source_text", "text")
+REQUIRED = ("id", "start", "end", "text")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: str
+    start: float
+    end: float
+    text: str
+    speaker: str = ""
+    source_text: str = ""
+
+    @property
+    def duration(self):
+        return self.end - self.start
+
+    def as_row(self):
+        row = asdict(self)
+        row["start"] = f"{self.start:.3f}"
+        row["end"] = f"{self.end:.3f}"
+        return {column: row[column] for column in COLUMNS}
+
+
+def clean_text(text):
+    """Collapse whitespace and drop control characters (TTS engines choke on them)."""
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text or ""))
+    return " ".join(text.split())
+
+
+def make_id(index, width=4):
+    """Generated segment ids are zero-padded and 1-based: 0001, 0002, ..."""
+    return str(index + 1).zfill(width)
+
+
+def _number(value, what, where, path):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DubbingError(path, f"{where}: {what} {value!r} is not a number of seconds") from None
+    if not math.isfinite(number) or number < 0:
+        raise DubbingError(path, f"{where}: {what} {value!r} must be a non-negative number of seconds")
+    return number
+
+
+def parse_script(text, path="<script>"):
+    """Parse and validate script TSV text; returns segments in time order."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise DubbingError(path, "the script is empty (expected a header line: id, start, end, text)")
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    missing = [column for column in REQUIRED if column not in header]
+    if missing:
+        raise DubbingError(
+            path,
+            f"missing column(s) {', '.join(missing)} (header is {' | '.join(header)!r}; "
+            "expected tab-separated id, start, end, text)",
+        )
+    reader.fieldnames = header
+    segments, seen = [], {}
+    for line_no, row in enumerate(reader, start=2):
+        if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
+            continue
+        seg_id = (row.get("id") or "").strip()
+        where = f"line {line_no}" + (f" (id {seg_id})" if seg_id else "")
+        if not _ID.match(seg_id):
+            raise DubbingError(path, f"{where}: id {seg_id!r} must be 1-64 letters, digits, '-' or '_'")
+        if seg_id in seen:
+            raise DubbingError(path, f"{where}: id {seg_id} is used twice (first on line {seen[seg_id]})")
+        seen[seg_id] = line_no
+        start = _number(row.get("start"), "start", where, path)
+        end = _number(row.get("end"), "end", where, path)
+        if end <= start:
+            raise DubbingError(path, f"{where}: end {end:.3f} is not after start {start:.3f}")
+        text_value = clean_text(row.get("text"))
+        if not text_value:
+            raise DubbingError(path, f"{where}: text is empty (delete the row to leave the slot silent)")
+        segments.append(
+            Segment(
+                id=seg_id,
+                start=round(start, 3),
+                end=round(end, 3),
+                text=text_value,
+                speaker=clean_text(row.get("speaker")),
+                source_text=clean_text(row.get("source_text")),
+            )
+        )
+    if not segments:
+        raise DubbingError(path, "the script has a header but no segments")
+    segments.sort(key=lambda seg: seg.start)
+    for before, after in zip(segments, segments[1:]):
+        if after.start < before.end - 1e-6:
+            raise DubbingError(
+                path,
+                f"segments {before.id} and {after.id} overlap "
+                f"({before.id} ends at {before.end:.3f}, {after.id} starts at {after.start:.3f})",
+            )
+    return segments
+
+
+def read_script(path):
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DubbingError(path, "file not found") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DubbingError(path, f"not UTF-8 text (byte {err.start}); save the script as UTF-8") from None
+    return parse_script(text, path)
+
+
+def check_within(segments, duration, path):
+    """Every segment must start inside the video."""
+    for seg in segments:
+        if seg.start >= duration:
+            raise DubbingError(
+                path, f"segment {seg.id} starts at {seg.start:.3f} s, after the video ends ({duration:.3f} s)"
+            )
+
+
+def check_length(segments, max_chars, backend, path):
+    for seg in segments:
+        if len(seg.text) > max_chars:
+            raise DubbingError(
+                path,
+                f"segment {seg.id}: text is {len(seg.text)} characters, over the {max_chars}-character "
+                f"limit of the {backend} backend; split it into shorter rows",
+            )
+
+
+def format_script(segments):
+    """Script TSV text (tabs and newlines inside fields are already collapsed by clean_text)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, quotechar=None
+    )
+    writer.writeheader()
+    for seg in segments:
+        writer.writerow(seg.as_row())
+    return out.getvalue()

@@ -1,0 +1,177 @@
+"""One function per pipeline stage, taking paths and plain values (the rule scripts call these)."""
+
+import json
+import logging
+from pathlib import Path
+
+from . import audio, backends, fitting, mix, mux, subtitles, timeline
+from .errors import DubbingError
+from .files import atomic_output, write_if_changed, write_text_atomic
+from .script import Segment, check_length, check_within, format_script, read_script
+
+log = logging.getLogger("dubbing")
+
+
+def _dump(data):
+    return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _load(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def probe(media, dest):
+    info = audio.probe_media(media)
+    log.info("%s: %s", media, info)
+    write_text_atomic(dest, _dump(info))
+
+
+def extract_audio(media, probe_json, dest):
+    audio.extract_audio(media, dest, _load(probe_json)["audio_channels"])
+
+
+def transcribe(source_wav, subtitles_path, dest, settings):
+    cues = backends.load("asr", settings.backend).transcribe(source_wav, subtitles_path, settings)
+    if not cues:
+        raise DubbingError(subtitles_path or source_wav, f"the {settings.backend} backend found no speech")
+    log.info("%d cues from %s", len(cues), settings.backend)
+    data = {"backend": settings.backend, "segments": [{"start": c.start, "end": c.end, "text": c.text} for c in cues]}
+    write_text_atomic(dest, _dump(data))
+
+
+def normalize_cues(cues):
+    """Time-ordered cues with text, none overlapping the next (ASR and subtitles often overlap a little)."""
+    cues = sorted((c for c in cues if c.text.strip()), key=lambda c: c.start)
+    out = []
+    for index, cue in enumerate(cues):
+        end = min(cue.end, cues[index + 1].start) if index + 1 < len(cues) else cue.end
+        if end - cue.start >= 0.05:
+            out.append(subtitles.Cue(cue.start, round(end, 3), cue.text, cue.speaker))
+    return out
+
+
+def translate(transcript_json, dest, settings):
+    import pandas as pd
+
+    cues = [subtitles.Cue(s["start"], s["end"], s["text"]) for s in _load(transcript_json)["segments"]]
+    segments = backends.load("translate", settings.backend).translate(normalize_cues(cues), settings)
+    frame = pd.DataFrame([seg.as_row() for seg in segments])
+    with atomic_output(dest, ".tsv") as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
+
+
+def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_backend):
+    """Validate the script and write one small file per segment, touching only files whose content changed.
+
+    ``segments/<id>.json`` holds what the voice depends on (text, speaker); ``slots/<id>.json``
+    holds the timing the fit depends on. So editing a line re-synthesizes that line only, and
+    moving a line re-fits it without re-synthesizing it.
+    """
+    segments = read_script(script_path)
+    check_within(segments, _load(probe_json)["duration"], script_path)
+    check_length(segments, backends.info("tts", tts_backend).max_chars, tts_backend, script_path)
+    slots = fitting.slots_for(segments, _load(probe_json)["duration"])
+    changed = 0
+    for seg, slot in zip(segments, slots):
+        changed += write_if_changed(
+            Path(segment_dir) / f"{seg.id}.json", _dump({"id": seg.id, "text": seg.text, "speaker": seg.speaker})
+        )
+        changed += write_if_changed(
+            Path(slot_dir) / f"{seg.id}.json",
+            _dump({"id": seg.id, "start": slot.start, "end": slot.end, "window_end": slot.window_end}),
+        )
+    ids = {seg.id for seg in segments}
+    for folder in (segment_dir, slot_dir):
+        for stale in Path(folder).glob("*.json"):
+            if stale.stem not in ids:
+                stale.unlink()
+    log.info("%d segments, %d per-segment files written", len(segments), changed)
+    write_text_atomic(manifest, format_script(segments))
+
+
+def synthesize(segment_json, dest, settings):
+    segment = _load(segment_json)
+    synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
+    with atomic_output(dest, ".wav") as tmp:
+        synthesizer.synthesize(segment["text"], tmp)
+        rate, _channels, frames = audio.wav_info(tmp)
+        if frames == 0:
+            raise DubbingError(segment_json, f"segment {segment['id']}: {settings.backend} returned no audio")
+    log.info("segment %s: %.2f s of audio", segment["id"], frames / rate)
+
+
+def fit(tts_wav, slot_json, dest, report, max_speedup):
+    slot = _load(slot_json)
+    rate = audio.SAMPLE_RATE
+    raw = audio.decode_mono(tts_wav, rate)
+    first, last = audio.speech_bounds(raw, rate)
+    if last <= first:
+        raise DubbingError(tts_wav, f"segment {slot['id']}: the synthesized audio is silent")
+    window = slot["window_end"] - slot["start"]
+    plan = fitting.plan_fit((last - first) / rate, window, max_speedup)
+    fitted = audio.stretch(raw[first:last], rate, plan.stretch)
+    fitted_seconds = fitted.size / rate
+    overflow = max(0.0, fitted_seconds - window)
+    if overflow > 0.001:
+        log.warning(
+            "segment %s: %.2f s of speech does not fit its %.2f s slot even at %.2fx; it runs %.2f s into the next",
+            slot["id"], plan.speech, window, plan.stretch, overflow,
+        )
+    audio.write_wav(dest, fitted, rate)
+    write_text_atomic(report, _dump({
+        "id": slot["id"], "start": slot["start"], "end": slot["end"], "window_end": slot["window_end"],
+        "raw_seconds": round(raw.size / rate, 3), "speech_seconds": round(plan.speech, 3),
+        "stretch": round(plan.stretch, 4), "fitted_seconds": round(fitted_seconds, 3),
+        "overflow_seconds": round(overflow, 3) if overflow > 0.001 else 0.0,
+    }))
+
+
+def build_timeline(fit_reports, fit_wavs, source_wav, dest):
+    rate, _channels, total = audio.wav_info(source_wav)
+    starts = [_load(report)["start"] for report in fit_reports]
+
+    def placements():
+        for start, wav in sorted(zip(starts, fit_wavs)):
+            samples, wav_rate = audio.read_wav(wav)
+            if wav_rate != rate:
+                raise DubbingError(wav, f"sample rate {wav_rate} differs from the source's {rate}")
+            yield round(start * rate), samples
+
+    timeline.write_track(dest, placements(), total, rate)
+
+
+def timing_table(fit_reports, dest):
+    import pandas as pd
+
+    rows = [_load(report) for report in fit_reports]
+    frame = pd.DataFrame(rows).sort_values("start")
+    frame = frame.rename(columns={"start": "slot_start", "end": "slot_end", "window_end": "next_start"})
+    columns = ["id", "slot_start", "slot_end", "next_start", "speech_seconds", "stretch", "fitted_seconds",
+               "overflow_seconds"]
+    overflowing = frame[frame["overflow_seconds"] > 0]
+    if len(overflowing):
+        log.warning("%d segment(s) overflow their slot: %s", len(overflowing), ", ".join(overflowing["id"]))
+    with atomic_output(dest, ".tsv") as tmp:
+        frame[columns].to_csv(tmp, sep="\t", index=False, lineterminator="\n", float_format="%.3f")
+
+
+def dubbed_subtitles(manifest, dest):
+    segments = read_script(manifest)
+    cues = [subtitles.Cue(seg.start, seg.end, seg.text, seg.speaker if _many_speakers(segments) else "")
+            for seg in segments]
+    write_text_atomic(dest, subtitles.format_srt(cues))
+
+
+def _many_speakers(segments):
+    return len({seg.speaker for seg in segments}) > 1
+
+
+def mix_audio(source_wav, dub_wav, dest, mode, duck_db, lufs):
+    mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs)
+
+
+def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
+    mux.mux(media, mix_audio_path, srt, dest, language, bitrate)
+
+
+__all__ = ["Segment"]

@@ -1,0 +1,10 @@
+"""Rule mix: the dub over the (ducked or replaced) original, loudness-normalized."""
+from dubbing.stages import mix_audio
+from dubbing.step import run_step
+
+run_step(
+    snakemake,
+    lambda sm: mix_audio(
+        sm.input.source, sm.input.dub, sm.output[0], sm.params.mode, sm.params.duck_db, sm.params.lufs
+    ),
+)

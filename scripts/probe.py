@@ -1,0 +1,5 @@
+"""Rule probe: check the video is usable and record its duration and streams."""
+from dubbing.stages import probe
+from dubbing.step import run_step
+
+run_step(snakemake, lambda sm: probe(sm.input.media, sm.output[0]))

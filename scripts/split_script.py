@@ -1,0 +1,11 @@
+"""Checkpoint segments: validate the script, one file per segment (rewritten only when it changed)."""
+from dubbing.stages import split_script
+from dubbing.step import run_step
+
+run_step(
+    snakemake,
+    lambda sm: split_script(
+        sm.input.script, sm.input.probe, sm.output[0], sm.params.segment_dir, sm.params.slot_dir,
+        sm.params.tts_backend,
+    ),
+)
