@@ -131,3 +131,38 @@ def extract_audio(media, dest, channels):
         except ffmpeg.Error as err:
             lines = err.stderr.decode("utf-8", "replace").strip().splitlines()
             raise DubbingError(media, f"extracting audio failed: {lines[-1] if lines else err}") from None
+
+
+def frame_levels(samples, rate, frame=0.01):
+    """RMS per ``frame``-second block of int16 mono samples (int16 scale)."""
+    size = max(1, int(rate * frame))
+    usable = samples.size - samples.size % size
+    blocks = samples[:usable].astype(np.float32).reshape(-1, size)
+    return np.sqrt(np.mean(blocks * blocks, axis=1))
+
+
+def snap_to_speech(cues, samples, rate, frame=0.01, lookback=0.3):
+    """Tighten each cue to its speech: start at the first loud frame, end after the last.
+
+    The search starts up to ``lookback`` s before the cue (never before the previous cue's end).
+    Speech recognizers' timestamps are coarse (Whisper often starts the first cue at 0.0); a dub
+    must start when the speaker does. "Loud" is 12 dB over the recording's noise floor (and over
+    -50 dBFS). A cue with no loud frame keeps its times.
+    """
+    levels = frame_levels(samples, rate, frame)
+    if levels.size == 0:
+        return list(cues)
+    floor = max(float(np.percentile(levels, 10)), 1.0)
+    threshold = max(floor * 10 ** (12 / 20), 32768 * 10 ** (-50 / 20))
+    snapped, previous_end = [], 0.0
+    for cue in cues:
+        search_from = max(previous_end, cue.start - lookback)
+        first, last = int(search_from / frame), min(levels.size, int(np.ceil(cue.end / frame)))
+        loud = np.flatnonzero(levels[first:last] > threshold)
+        if loud.size:
+            start = round((first + loud[0]) * frame, 3)
+            end = round((first + loud[-1] + 1) * frame, 3)
+            cue = type(cue)(start, max(end, start + frame), cue.text, cue.speaker)
+        snapped.append(cue)
+        previous_end = cue.end
+    return snapped
