@@ -10,6 +10,11 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+wildcard_constraints:
+    video=r"[^/]+",
+    seg=r"[A-Za-z0-9_-]+",
+
+
 include: "rules/common.smk"
 include: "rules/prepare.smk"
 include: "rules/synth.smk"
@@ -17,6 +22,6 @@ include: "rules/assemble.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -1,4 +1,4 @@
-# Helpers shared by every rule file: config validation, wildcard constraints, input functions.
+# Helpers shared by all the rules: config validation and input functions.
 
 import csv
 from pathlib import Path
@@ -6,16 +6,10 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-
 validate(config, schema="../config/schema.yaml")
 
 VIDEO_EXTENSIONS = ("mp4", "mkv", "mov", "webm")
 SUBTITLE_EXTENSIONS = ("srt", "vtt")
-
-
-wildcard_constraints:
-    video=r"[^/]+",
-    seg=r"[A-Za-z0-9_-]+",
 
 
 def all_targets():
@@ -110,11 +104,15 @@ def segment_ids(wildcards):
 
 def fitted_wavs(wildcards):
     return expand(
-        "results/{video}/fit/{seg}.wav", video=wildcards.video, seg=segment_ids(wildcards)
+        "results/{video}/fit/{seg}.wav",
+        video=wildcards.video,
+        seg=segment_ids(wildcards),
     )
 
 
 def fit_reports(wildcards):
     return expand(
-        "results/{video}/fit/{seg}.json", video=wildcards.video, seg=segment_ids(wildcards)
+        "results/{video}/fit/{seg}.json",
+        video=wildcards.video,
+        seg=segment_ids(wildcards),
     )
