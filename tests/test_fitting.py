@@ -2,7 +2,7 @@
 
 import pytest
 
-from dubbing.fitting import MIN_STRETCH, Slot, plan_fit, slots_for
+from dubbing.fitting import Slot, plan_fit, slots_for
 from dubbing.script import Segment
 
 
@@ -56,10 +56,10 @@ def test_speech_fifty_percent_too_long_is_capped_and_overflows():
     assert plan.overflow == pytest.approx(3.0 / 1.25 - 2.0)
 
 
-def test_inaudibly_small_excess_is_not_stretched():
-    plan = plan_fit(2.0 * (MIN_STRETCH - 0.001), 2.0, 1.25)
-    assert plan.stretch == 1.0
-    assert plan.fitted == pytest.approx(2.0 * (MIN_STRETCH - 0.001))
+def test_even_a_tiny_excess_is_fitted_rather_than_run_into_the_next_line():
+    plan = plan_fit(60.1, 60.0, 1.25)
+    assert plan.stretch == pytest.approx(60.1 / 60.0)
+    assert plan.overflow == 0.0
 
 
 def test_empty_window_gets_no_stretch_and_everything_overflows():

@@ -203,22 +203,12 @@ def test_check_length_names_the_segment_and_the_limit():
 # --- Library bugs (reported, not fixed) -------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: line numbers ignore blank lines (csv.DictReader skips them but enumerate() does not "
-    "count them), so an error after a blank line names the wrong line",
-)
 def test_error_line_number_counts_blank_lines():
     text = SHORT_HEADER + "\n0001\tabc\t1\tHi\n"  # the bad row is on line 3
     with pytest.raises(DubbingError, match="line 3"):
         parse_script(text, "s.tsv")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: end > start is checked before rounding to ms, so 1.0001-1.0004 becomes a zero-length "
-    "segment (1.000-1.000) that the script's own manifest then fails to re-read",
-)
 def test_sub_millisecond_segment_is_rejected_or_kept_positive():
     try:
         segments = parse_script(rows("0001\t1.0001\t1.0004\tHi"), "s.tsv")
@@ -228,11 +218,6 @@ def test_sub_millisecond_segment_is_rejected_or_kept_positive():
     assert parse_script(format_script(segments)) == segments
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a row with more fields than the header (e.g. a literal tab inside the last column, text) "
-    "silently loses the extra fields instead of failing or keeping them",
-)
 def test_extra_fields_are_not_silently_dropped():
     try:
         segments = parse_script(rows("0001\t0\t1\tHello\tworld"), "s.tsv")

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-# Stretches smaller than this are inaudible; skipping them avoids a needless resampling pass.
-MIN_STRETCH = 1.002
+# Overflow shorter than this (half a millisecond) is rounding, not speech running late.
+OVERFLOW_EPSILON = 0.0005
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,9 @@ def plan_fit(speech, window, max_speedup):
     """Speed up only as much as needed to fit ``window``, never beyond ``max_speedup``."""
     if window <= 0:
         return FitPlan(speech, window, 1.0, speech, speech)
-    needed = speech / window
-    stretch = min(needed, max_speedup) if needed >= MIN_STRETCH else 1.0
+    stretch = min(max(speech / window, 1.0), max_speedup)
     fitted = speech / stretch
-    overflow = max(0.0, fitted - window)
-    if overflow < 0.0005:
+    overflow = fitted - window
+    if overflow < OVERFLOW_EPSILON:
         overflow = 0.0
     return FitPlan(speech, window, stretch, fitted, overflow)

@@ -77,18 +77,23 @@ def parse_script(text, path="<script>"):
         )
     reader.fieldnames = header
     segments, seen = [], {}
-    for line_no, row in enumerate(reader, start=2):
+    for row in reader:
+        line_no = reader.line_num  # physical line, counting blank lines the reader skipped
         if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
             continue
         seg_id = (row.get("id") or "").strip()
         where = f"line {line_no}" + (f" (id {seg_id})" if seg_id else "")
+        if row.get(None):
+            raise DubbingError(
+                path, f"{where}: {len(row[None])} more field(s) than the header has columns (a tab inside the text?)"
+            )
         if not _ID.match(seg_id):
             raise DubbingError(path, f"{where}: id {seg_id!r} must be 1-64 letters, digits, '-' or '_'")
         if seg_id in seen:
             raise DubbingError(path, f"{where}: id {seg_id} is used twice (first on line {seen[seg_id]})")
         seen[seg_id] = line_no
-        start = _number(row.get("start"), "start", where, path)
-        end = _number(row.get("end"), "end", where, path)
+        start = round(_number(row.get("start"), "start", where, path), 3) + 0.0  # + 0.0 turns -0.0 into 0.0
+        end = round(_number(row.get("end"), "end", where, path), 3) + 0.0
         if end <= start:
             raise DubbingError(path, f"{where}: end {end:.3f} is not after start {start:.3f}")
         text_value = clean_text(row.get("text"))
@@ -97,8 +102,8 @@ def parse_script(text, path="<script>"):
         segments.append(
             Segment(
                 id=seg_id,
-                start=round(start, 3),
-                end=round(end, 3),
+                start=start,
+                end=end,
                 text=text_value,
                 speaker=clean_text(row.get("speaker")),
                 source_text=clean_text(row.get("source_text")),

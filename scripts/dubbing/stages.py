@@ -11,6 +11,8 @@ from .script import Segment, check_length, check_within, format_script, read_scr
 
 log = logging.getLogger("dubbing")
 
+OVERFLOW_WARNING = 0.02  # seconds; shorter overruns are atempo rounding, inaudible
+
 
 def _dump(data):
     return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
@@ -35,7 +37,10 @@ def transcribe(source_wav, subtitles_path, dest, settings):
     if not cues:
         raise DubbingError(subtitles_path or source_wav, f"the {settings.backend} backend found no speech")
     log.info("%d cues from %s", len(cues), settings.backend)
-    data = {"backend": settings.backend, "segments": [{"start": c.start, "end": c.end, "text": c.text} for c in cues]}
+    data = {
+        "backend": settings.backend,
+        "segments": [{"start": c.start, "end": c.end, "text": c.text, "speaker": c.speaker} for c in cues],
+    }
     write_text_atomic(dest, _dump(data))
 
 
@@ -53,7 +58,8 @@ def normalize_cues(cues):
 def translate(transcript_json, dest, settings):
     import pandas as pd
 
-    cues = [subtitles.Cue(s["start"], s["end"], s["text"]) for s in _load(transcript_json)["segments"]]
+    cues = [subtitles.Cue(s["start"], s["end"], s["text"], s.get("speaker", ""))
+            for s in _load(transcript_json)["segments"]]
     segments = backends.load("translate", settings.backend).translate(normalize_cues(cues), settings)
     frame = pd.DataFrame([seg.as_row() for seg in segments])
     with atomic_output(dest, ".tsv") as tmp:
@@ -111,8 +117,8 @@ def fit(tts_wav, slot_json, dest, report, max_speedup):
     plan = fitting.plan_fit((last - first) / rate, window, max_speedup)
     fitted = audio.stretch(raw[first:last], rate, plan.stretch)
     fitted_seconds = fitted.size / rate
-    overflow = max(0.0, fitted_seconds - window)
-    if overflow > 0.001:
+    overflow = round(max(0.0, fitted_seconds - window), 3)
+    if overflow >= OVERFLOW_WARNING:
         log.warning(
             "segment %s: %.2f s of speech does not fit its %.2f s slot even at %.2fx; it runs %.2f s into the next",
             slot["id"], plan.speech, window, plan.stretch, overflow,
@@ -122,7 +128,7 @@ def fit(tts_wav, slot_json, dest, report, max_speedup):
         "id": slot["id"], "start": slot["start"], "end": slot["end"], "window_end": slot["window_end"],
         "raw_seconds": round(raw.size / rate, 3), "speech_seconds": round(plan.speech, 3),
         "stretch": round(plan.stretch, 4), "fitted_seconds": round(fitted_seconds, 3),
-        "overflow_seconds": round(overflow, 3) if overflow > 0.001 else 0.0,
+        "overflow_seconds": overflow,
     }))
 
 

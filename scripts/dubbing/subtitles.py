@@ -1,5 +1,6 @@
 """SubRip (.srt) and WebVTT (.vtt) cues: parsing source subtitles and writing the dubbed ones."""
 
+import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,7 +9,9 @@ from .errors import DubbingError
 
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{2})[,.](\d{1,3})"
 _CUE_TIMING = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}")
-_TAGS = re.compile(r"<[^>]*>|\{\\[^}]*\}")
+# Markup inside cue text: <i>, </b>, <font ...>, <c.class>, <00:01.000> (not a bare "x < 3"), {\an8}.
+_TAGS = re.compile(r"</?(?:[A-Za-z][^<>]*|\d[\d:.]*)>|\{\\[^}]*\}")
+_VOICE = re.compile(r"<v(?:\.[^ >]*)?\s+([^>]+)>")
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,13 @@ def parse_cues(text, path="<subtitles>"):
                 continue
             start = _seconds(*match.groups()[:4])
             end = _seconds(*match.groups()[4:])
-            body = " ".join(_TAGS.sub("", part).strip() for part in lines[i + 1 :]).strip()
+            raw = " ".join(lines[i + 1 :])
+            voice = _VOICE.search(raw)  # WebVTT <v Speaker> names who speaks
+            body = " ".join(html.unescape(_TAGS.sub("", raw)).split())
             if end < start:
                 raise DubbingError(path, f"cue at {line.strip()!r} ends before it starts")
             if body:
-                cues.append(Cue(round(start, 3), round(end, 3), body))
+                cues.append(Cue(round(start, 3), round(end, 3), body, voice.group(1).strip() if voice else ""))
             break
     if not cues:
         raise DubbingError(path, "no subtitle cues found (expected SRT or WebVTT 'HH:MM:SS,mmm --> HH:MM:SS,mmm' lines)")
