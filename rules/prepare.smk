@@ -73,5 +73,6 @@ checkpoint segments:
         segment_dir="results/{video}/segments",
         slot_dir="results/{video}/slots",
         tts_backend=config["tts_backend"],
+        min_gap=config["min_gap"],
     script:
         "../scripts/split_script.py"

@@ -6,6 +6,6 @@ run_step(
     snakemake,
     lambda sm: split_script(
         sm.input.script, sm.input.probe, sm.output[0], sm.params.segment_dir, sm.params.slot_dir,
-        sm.params.tts_backend,
+        sm.params.tts_backend, sm.params.min_gap,
     ),
 )

@@ -77,3 +77,8 @@ def test_stretch_never_exceeds_max_speedup_and_never_slows_down():
                 assert plan.overflow >= 0.0
                 if plan.overflow == 0.0:
                     assert plan.fitted <= window + 0.0005
+
+
+def test_a_breath_is_kept_before_the_next_line_but_never_cuts_into_the_own_slot():
+    slots = slots_for([seg("a", 0.0, 1.0), seg("b", 2.0, 3.0), seg("c", 3.0, 4.0)], 9.0, gap=0.1)
+    assert [slot.window_end for slot in slots] == [1.9, 3.0, 9.0]

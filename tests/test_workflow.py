@@ -3,8 +3,9 @@
 import csv
 import json
 
+import numpy as np
 import pytest
-from conftest import (DATA, decode, ffprobe_duration, frame_rms, make_workdir, run_snakemake, speech_onset,
+from conftest import (DATA, MEDIA, decode, ffprobe_duration, frame_rms, make_workdir, run_snakemake, speech_onset,
                       stream_md5)
 
 pytestmark = pytest.mark.e2e
@@ -87,3 +88,35 @@ def test_english_clip_is_transcribed_offline_and_dubbed(tmp_path):
     for row in rows:
         onset = speech_onset(dub, RATE, float(row["start"]))
         assert onset is not None and abs(onset - float(row["start"])) <= 0.08
+
+
+def test_long_lines_are_sped_up_within_max_speedup_and_never_push_later_lines(tmp_path):
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / "demo.mp4", "lesson.mp4")])
+    rows = [
+        ("0001", 1.0, 2.0, "Water covers almost three quarters of the surface of our planet."),  # ~3.4 s in 3.0 s
+        ("0002", 4.0, 5.0, "Most of that water is salty, and only a tiny part of it is fresh water we can drink."),
+        ("0003", 6.0, 7.0, "The sun heats it."),
+    ]
+    (workdir / "media" / "lesson.script.tsv").write_text(
+        "id\tstart\tend\ttext\n" + "".join(f"{i}\t{s}\t{e}\t{t}\n" for i, s, e, t in rows), encoding="utf-8")
+    done = run_snakemake(workdir, "results/lesson/dubbed.mp4")
+    timing = {row["id"]: row for row in read_tsv(workdir / "results" / "lesson" / "timing.tsv")}
+    # 0001 is a little too long for the 2.9 s up to 0002 (less a 0.1 s breath): sped up just enough.
+    assert 1.0 < float(timing["0001"]["stretch"]) < 1.25
+    assert float(timing["0001"]["overflow_seconds"]) == 0.0
+    assert abs(float(timing["0001"]["fitted_seconds"]) - 2.9) < 0.02
+    # 0002 cannot fit its 2 s even at 1.25x: capped, and the overflow is recorded and reported.
+    assert float(timing["0002"]["stretch"]) == 1.25
+    assert float(timing["0002"]["overflow_seconds"]) > 0.3
+    assert "segment 0002" in done.stdout and "does not fit" in done.stdout
+    # Measured on the dub: 0001 stops before 0002 begins, and 0003 still starts on time (no drift).
+    dub = decode(workdir / "results" / "lesson" / "dub.wav", RATE)
+    rms = frame_rms(dub, RATE)
+    assert rms[392:399].max() < 0.01 * rms.max()  # 3.92-3.99 s: 0001 has finished, 0002 not begun
+    onset_2 = speech_onset(dub, RATE, 4.0, search=0.08)
+    assert onset_2 is not None and abs(onset_2 - 4.0) <= 0.08
+    # 0002 runs over into 0003's time, so find 0003 by matching its own audio inside the dub.
+    line_3 = decode(workdir / "results" / "lesson" / "fit" / "0003.wav", RATE)[: RATE // 2]
+    region = dub[int(5.5 * RATE) : int(6.5 * RATE) + line_3.size]
+    lag = int(np.argmax(np.correlate(region, line_3, mode="valid")))
+    assert abs(5.5 + lag / RATE - 6.0) <= 0.02

@@ -97,6 +97,15 @@ def stretch(samples, rate, factor):
     return np.frombuffer(out, dtype=np.int16)
 
 
+def fade_out(samples, rate, seconds=0.01):
+    """A copy of int16 ``samples`` whose last ``seconds`` fade linearly to zero (no click at a cut)."""
+    n = min(samples.size, int(rate * seconds))
+    out = samples.copy()
+    if n:
+        out[-n:] = (out[-n:].astype(np.float32) * np.linspace(1.0, 0.0, n, dtype=np.float32)).astype(np.int16)
+    return out
+
+
 def write_wav(path, samples, rate=SAMPLE_RATE, channels=1):
     """Write int16 samples as a PCM WAV, atomically."""
     with atomic_output(path, ".wav") as tmp:

@@ -33,12 +33,17 @@ class FitPlan:
     overflow: float  # seconds that still run past the window (0 when it fits)
 
 
-def slots_for(segments, audio_duration):
-    """Slots for time-ordered segments; the last one may use the audio up to its end."""
+def slots_for(segments, audio_duration, gap=0.0):
+    """Slots for time-ordered segments: each may speak until ``gap`` seconds before the next one
+    starts (a breath between lines; never less than its own script slot), the last one until the
+    audio ends."""
     slots = []
     for index, seg in enumerate(segments):
-        following = segments[index + 1].start if index + 1 < len(segments) else audio_duration
-        slots.append(Slot(seg.id, seg.start, seg.end, round(max(following, seg.start), 3)))
+        if index + 1 < len(segments):
+            window_end = max(segments[index + 1].start - gap, min(seg.end, segments[index + 1].start))
+        else:
+            window_end = max(audio_duration, seg.start)
+        slots.append(Slot(seg.id, seg.start, seg.end, round(window_end, 3)))
     return slots
 
 

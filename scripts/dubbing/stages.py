@@ -11,7 +11,8 @@ from .script import Segment, check_length, check_within, format_script, read_scr
 
 log = logging.getLogger("dubbing")
 
-OVERFLOW_WARNING = 0.02  # seconds; shorter overruns are atempo rounding, inaudible
+OVERFLOW_WARNING = 0.02  # seconds; shorter overruns are inaudible
+ATEMPO_SLACK = 0.03  # seconds atempo may overshoot the exact ratio
 
 
 def _dump(data):
@@ -66,7 +67,7 @@ def translate(transcript_json, dest, settings):
         frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
 
 
-def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_backend):
+def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_backend, min_gap):
     """Validate the script and write one small file per segment, touching only files whose content changed.
 
     ``segments/<id>.json`` holds what the voice depends on (text, speaker); ``slots/<id>.json``
@@ -76,7 +77,7 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_b
     segments = read_script(script_path)
     check_within(segments, _load(probe_json)["duration"], script_path)
     check_length(segments, backends.info("tts", tts_backend).max_chars, tts_backend, script_path)
-    slots = fitting.slots_for(segments, _load(probe_json)["duration"])
+    slots = fitting.slots_for(segments, _load(probe_json)["duration"], min_gap)
     changed = 0
     for seg, slot in zip(segments, slots):
         changed += write_if_changed(
@@ -116,6 +117,10 @@ def fit(tts_wav, slot_json, dest, report, max_speedup):
     window = slot["window_end"] - slot["start"]
     plan = fitting.plan_fit((last - first) / rate, window, max_speedup)
     fitted = audio.stretch(raw[first:last], rate, plan.stretch)
+    window_samples = int(round(window * rate))
+    if plan.overflow == 0 and window_samples < fitted.size <= window_samples + ATEMPO_SLACK * rate:
+        # atempo's output runs a few ms longer than the exact ratio: that tail is cut, not the next line's time.
+        fitted = audio.fade_out(fitted[:window_samples], rate)
     fitted_seconds = fitted.size / rate
     overflow = round(max(0.0, fitted_seconds - window), 3)
     if overflow >= OVERFLOW_WARNING:
@@ -151,8 +156,8 @@ def timing_table(fit_reports, dest):
 
     rows = [_load(report) for report in fit_reports]
     frame = pd.DataFrame(rows).sort_values("start")
-    frame = frame.rename(columns={"start": "slot_start", "end": "slot_end", "window_end": "next_start"})
-    columns = ["id", "slot_start", "slot_end", "next_start", "speech_seconds", "stretch", "fitted_seconds",
+    frame = frame.rename(columns={"start": "slot_start", "end": "slot_end", "window_end": "usable_until"})
+    columns = ["id", "slot_start", "slot_end", "usable_until", "speech_seconds", "stretch", "fitted_seconds",
                "overflow_seconds"]
     overflowing = frame[frame["overflow_seconds"] > 0]
     if len(overflowing):
