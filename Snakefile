@@ -21,6 +21,10 @@ include: "rules/synth.smk"
 include: "rules/assemble.smk"
 
 
+onstart:
+    check_keys(log)
+
+
 rule all:
     default_target: True
     input:

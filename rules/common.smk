@@ -1,10 +1,15 @@
 # Helpers shared by all the rules: config validation and input functions.
 
 import csv
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from dubbing import secrets
+from dubbing.backends import Settings, info as backend_info
 
 validate(config, schema="../config/schema.yaml")
 
@@ -62,29 +67,77 @@ def transcribe_inputs(wildcards):
     return inputs
 
 
-def asr_settings(wildcards):
+def cloud_settings():
     return {
-        "backend": asr_backend_for(wildcards),
-        "model": config["asr_model"],
-        "source_language": config["source_language"],
+        "max_retries": config["max_retries"],
+        "timeout": config["request_timeout"],
     }
+
+
+def asr_settings(wildcards):
+    return Settings.resolve(
+        "asr",
+        backend=asr_backend_for(wildcards),
+        model=config["asr_model"],
+        source_language=config["source_language"],
+        chunk_seconds=config["asr_chunk_seconds"],
+        **cloud_settings(),
+    ).__dict__
 
 
 def translate_settings():
-    return {
-        "backend": config["translate_backend"],
-        "source_language": config["source_language"],
-        "target_language": config["target_language"],
-    }
+    return Settings.resolve(
+        "translate",
+        backend=config["translate_backend"],
+        model=config["translate_model"],
+        source_language=config["source_language"],
+        target_language=config["target_language"],
+        batch_size=config["translate_batch_size"],
+        **cloud_settings(),
+    ).__dict__
 
 
 def tts_settings():
-    return {
-        "backend": config["tts_backend"],
-        "model": config["tts_model"],
-        "voice": config["tts_voice"],
-        "speed": config["tts_speed"],
+    return Settings.resolve(
+        "tts",
+        backend=config["tts_backend"],
+        model=config["tts_model"],
+        voice=config["tts_voice"],
+        speed=config["tts_speed"],
+        instructions=config["tts_instructions"],
+        response_format=config["tts_response_format"],
+        **cloud_settings(),
+    ).__dict__
+
+
+def missing_keys():
+    """API keys the configured cloud backends need but the environment and .env lack."""
+    needed = {
+        backend_info(kind, name).key
+        for kind, name in (
+            (
+                "asr",
+                (
+                    config["asr_backend"]
+                    if config["asr_backend"] != "auto"
+                    else "subtitles"
+                ),
+            ),
+            ("translate", config["translate_backend"]),
+            ("tts", config["tts_backend"]),
+        )
     }
+    return sorted(name for name in needed if name and not secrets.get(name))
+
+
+def check_keys(log):
+    """Stop before any job runs if a cloud backend has no key (dry runs never get here)."""
+    missing = missing_keys()
+    if missing:
+        raise WorkflowError(
+            f"{', '.join(missing)}: not set, but the configured backends need it; export it or "
+            "put it in .env (see README, 'Cloud backends'), or choose offline backends"
+        )
 
 
 def script_for(wildcards):

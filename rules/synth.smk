@@ -15,6 +15,7 @@ rule synth:
         "../envs/tts.yaml"
     params:
         tts=tts_settings(),
+        manifest="results/{video}/segments.tsv",
     script:
         "../scripts/synthesize.py"
 

@@ -51,6 +51,15 @@ def make_id(index, width=4):
     return str(index + 1).zfill(width)
 
 
+def segments_from_cues(cues):
+    """Script segments (ids 0001, 0002, ...) from time-ordered cues; text starts as the source text."""
+    return [
+        Segment(id=make_id(i), start=cue.start, end=cue.end, text=clean_text(cue.text), speaker=cue.speaker,
+                source_text=clean_text(cue.text))
+        for i, cue in enumerate(cues)
+    ]
+
+
 def _number(value, what, where, path):
     try:
         number = float(value)

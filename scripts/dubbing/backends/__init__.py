@@ -1,13 +1,15 @@
 """The backend seams: one small interface per capability, one module per provider.
 
 * ASR (transcribe):  ``transcribe(audio_path, subtitles_path, settings) -> list[Cue]``
-* translation:       ``translate(cues, settings) -> list[Segment]``
-* TTS (synthesize):  ``Synthesizer(settings)``; ``.synthesize(text, wav_path)`` writes one WAV
+* translation:       ``translate(segments, settings) -> list[Segment]`` (text filled in)
+* TTS (synthesize):  ``Synthesizer(settings).synthesize(text, wav_path, previous_text, next_text, where)``
+  writes one WAV; cloud providers also have ``AsyncSynthesizer`` with the same method, awaited.
 
 Providers are looked up by their config name here and imported only when used, so a job never
 pays for an SDK it does not call. Adding a provider is one new module and one line below.
 """
 
+import dataclasses
 import importlib
 from dataclasses import dataclass
 
@@ -16,17 +18,27 @@ from dataclasses import dataclass
 class Backend:
     module: str
     max_chars: int | None = None  # longest text one request may carry (TTS)
+    default_model: str = ""
+    default_voice: str = ""
+    key: str = ""  # environment variable holding the API key ("" = offline)
+    uses_context: bool = False  # TTS: wants the neighbouring lines' text (prosody)
 
 
 ASR = {
     "subtitles": Backend("asr_subtitles"),
-    "faster-whisper": Backend("asr_whisper"),
+    "faster-whisper": Backend("asr_whisper", default_model="tiny.en"),
+    "openai": Backend("asr_openai", default_model="whisper-1", key="OPENAI_API_KEY"),
 }
 TRANSLATE = {
     "none": Backend("translate_none"),
+    "openai": Backend("translate_openai", default_model="gpt-4o-mini", key="OPENAI_API_KEY"),
 }
 TTS = {
-    "piper": Backend("tts_piper", max_chars=10_000),
+    "piper": Backend("tts_piper", max_chars=10_000, default_voice="en_US-joe-medium"),
+    "openai": Backend("tts_openai", max_chars=4_096, default_model="gpt-4o-mini-tts", default_voice="alloy",
+                      key="OPENAI_API_KEY"),
+    "elevenlabs": Backend("tts_elevenlabs", max_chars=10_000, default_model="eleven_multilingual_v2",
+                          default_voice="21m00Tcm4TlvDq8ikWAM", key="ELEVENLABS_API_KEY", uses_context=True),
 }
 _KINDS = {"asr": ASR, "translate": TRANSLATE, "tts": TTS}
 
@@ -39,8 +51,24 @@ class Settings:
     model: str = ""
     voice: str = ""
     speed: float = 1.0
+    instructions: str = ""
+    response_format: str = "pcm"
     source_language: str = ""
     target_language: str = ""
+    max_retries: int = 6
+    timeout: float = 60.0
+    batch_size: int = 20
+    chunk_seconds: float = 600.0
+
+    @classmethod
+    def resolve(cls, kind, **values):
+        """Settings with the backend's default model and voice filled in where config left them empty."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        settings = cls(**{name: value for name, value in values.items() if name in known})
+        backend = info(kind, settings.backend)
+        return dataclasses.replace(
+            settings, model=settings.model or backend.default_model, voice=settings.voice or backend.default_voice
+        )
 
 
 def info(kind, name):

@@ -32,6 +32,6 @@ class Synthesizer:
         self.voice = PiperVoice.load(model, config_path=config)
         self.config = SynthesisConfig(length_scale=1.0 / settings.speed)
 
-    def synthesize(self, text, wav_path):
+    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
         with wave.open(str(wav_path), "wb") as wav:
             self.voice.synthesize_wav(text, wav, syn_config=self.config)

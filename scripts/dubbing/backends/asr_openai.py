@@ -1,0 +1,75 @@
+"""OpenAI transcription (``/v1/audio/transcriptions``, whisper-1, verbose_json segments).
+
+The audio is sent as compressed mono speech (Opus, 16 kHz, 32 kbit/s: about 14 MB per hour), in
+chunks of ``chunk_seconds`` cut at the quietest moment near each boundary so no word is split, each
+under the 25 MB upload limit; segment times are re-offset by their chunk's start.
+"""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import retry
+from ..audio import FFMPEG, decode_mono, frame_levels, run_tool, snap_to_speech
+from ..errors import DubbingError
+from ..subtitles import Cue
+from . import openai_client
+
+UPLOAD_LIMIT = 25 * 1024 * 1024
+ANALYSIS_RATE = 16000
+SEARCH = 10.0  # seconds either side of a chunk boundary to look for a pause
+
+
+def chunk_bounds(levels, frame, duration, chunk_seconds):
+    """[(start, end)] covering ``duration``; each cut at the quietest frame within SEARCH s of its target."""
+    bounds, start = [], 0.0
+    while duration - start > chunk_seconds:
+        target = start + chunk_seconds
+        first = int(max(start + 1.0, target - SEARCH) / frame)
+        last = int(min(duration, target + SEARCH) / frame)
+        window = levels[first:last]
+        cut = (first + int(np.argmin(window))) * frame if window.size else target
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, duration))
+    return bounds
+
+
+def encode_chunk(source, start, end, dest):
+    cmd = FFMPEG + ["-ss", f"{start:.3f}", "-t", f"{end - start:.3f}", "-i", str(source), "-vn", "-ac", "1",
+                    "-ar", str(ANALYSIS_RATE), "-c:a", "libopus", "-b:a", "32k", "-application", "voip",
+                    "-f", "ogg", str(dest)]
+    run_tool(cmd, source, "compressing audio for upload")
+    if dest.stat().st_size >= UPLOAD_LIMIT:
+        raise DubbingError(source, f"a {end - start:.0f} s chunk is over 25 MB compressed; lower asr_chunk_seconds")
+
+
+def transcribe(audio_path, subtitles_path, settings):
+    client = openai_client.client(settings)
+    samples = decode_mono(audio_path, ANALYSIS_RATE)
+    duration = samples.size / ANALYSIS_RATE
+    bounds = chunk_bounds(frame_levels(samples, ANALYSIS_RATE), 0.01, duration, settings.chunk_seconds)
+    cues = []
+    with tempfile.TemporaryDirectory(prefix="dub-asr-") as tmp:
+        for index, (start, end) in enumerate(bounds):
+            chunk = Path(tmp) / f"chunk{index:04d}.ogg"
+            encode_chunk(audio_path, start, end, chunk)
+
+            def request(chunk=chunk):
+                with open(chunk, "rb") as handle:
+                    return client.audio.transcriptions.create(
+                        file=handle, model=settings.model, response_format="verbose_json",
+                        timestamp_granularities=["segment"],
+                        **({"language": settings.source_language} if settings.source_language else {}),
+                    )
+
+            result = retry.call(request, provider=openai_client.PROVIDER, where=f"{audio_path} [{start:.0f}-{end:.0f} s]",
+                                max_retries=settings.max_retries)
+            for seg in result.segments or []:
+                text = (seg.text or "").strip()
+                if text:
+                    cues.append(Cue(round(start + seg.start, 3), round(min(end, start + seg.end), 3), text))
+    return snap_to_speech(cues, samples, ANALYSIS_RATE)
+
+

@@ -1,0 +1,104 @@
+"""Translation with OpenAI chat completions: batches of lines, neighbours as context, ids kept.
+
+Each request carries up to ``batch_size`` lines with the time each may take (so the model writes
+something speakable in its slot) and a few lines before and after as context. The answer is
+structured JSON; it must return every id with non-empty text, or the batch is asked again.
+"""
+
+import dataclasses
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from .. import retry
+from ..script import clean_text, segments_from_cues
+from . import openai_client
+
+CHARS_PER_SECOND = 15  # comfortable speaking rate for the length hint
+CONTEXT_LINES = 3
+PARALLEL_BATCHES = 4
+
+SYSTEM_PROMPT = (
+    "You translate the lines of a video's transcript for dubbing into the target language. "
+    "Each line has an id, its source text, and the seconds it may take when spoken. Write a natural, "
+    "faithful translation of each line that can be spoken in the time available (at most max_chars "
+    "characters; shorten wording rather than drop meaning). Use context_before/context_after only to "
+    "understand the lines; do not translate them. Return every id exactly once, in order, with non-empty text."
+)
+SCHEMA = {
+    "name": "dub_lines",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "properties": {
+            "segments": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"id": {"type": "string"}, "text": {"type": "string"}},
+                    "required": ["id", "text"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+        "required": ["segments"],
+        "additionalProperties": False,
+    },
+}
+
+
+def batch_request(lines, index, size, target_language):
+    """The user message for lines[index:index+size]: the batch, its slot lengths, its neighbours."""
+    batch = lines[index : index + size]
+    return {
+        "target_language": target_language,
+        "segments": [
+            {"id": seg.id, "source_text": seg.source_text, "seconds": round(seconds, 2),
+             "max_chars": max(8, int(seconds * CHARS_PER_SECOND))}
+            for seg, seconds in batch
+        ],
+        "context_before": [seg.source_text for seg, _ in lines[max(0, index - CONTEXT_LINES) : index]],
+        "context_after": [seg.source_text for seg, _ in lines[index + size : index + size + CONTEXT_LINES]],
+    }
+
+
+def parse_answer(content, expected_ids):
+    """{id: text} from the model's answer, or TransientError saying what is wrong with it."""
+    try:
+        answer = json.loads(content or "")
+        items = answer["segments"]
+        texts = {str(item["id"]): clean_text(item["text"]) for item in items}
+    except (ValueError, KeyError, TypeError) as err:
+        raise retry.TransientError(f"translation answer is not the expected JSON ({type(err).__name__})") from None
+    missing = [seg_id for seg_id in expected_ids if not texts.get(seg_id)]
+    if missing:
+        raise retry.TransientError(f"translation answer lacks text for id(s) {', '.join(missing)}")
+    return texts
+
+
+def translate(cues, settings):
+    segments = segments_from_cues(cues)
+    lines = [(seg, (segments[i + 1].start if i + 1 < len(segments) else seg.end) - seg.start)
+             for i, seg in enumerate(segments)]
+    client = openai_client.client(settings)
+
+    def translate_batch(index):
+        request = batch_request(lines, index, settings.batch_size, settings.target_language)
+        ids = [item["id"] for item in request["segments"]]
+
+        def attempt():
+            reply = client.chat.completions.create(
+                model=settings.model,
+                messages=[{"role": "system", "content": SYSTEM_PROMPT},
+                          {"role": "user", "content": json.dumps(request, ensure_ascii=False)}],
+                response_format={"type": "json_schema", "json_schema": SCHEMA},
+            )
+            return parse_answer(reply.choices[0].message.content, ids)
+
+        return retry.call(attempt, provider=openai_client.PROVIDER, where=f"translation of segments {ids[0]}-{ids[-1]}",
+                          max_retries=settings.max_retries)
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_BATCHES) as pool:
+        texts = {}
+        for answer in pool.map(translate_batch, range(0, len(lines), settings.batch_size)):
+            texts.update(answer)
+    return [dataclasses.replace(seg, text=texts[seg.id]) for seg in segments]

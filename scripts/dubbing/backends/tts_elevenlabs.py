@@ -1,0 +1,91 @@
+"""ElevenLabs speech (``/v1/text-to-speech/{voice_id}``): raw PCM, neighbours' text for prosody."""
+
+from pathlib import Path
+
+from .. import retry, secrets
+from ..cloud_audio import pcm_to_wav
+from ..errors import DubbingError
+
+PROVIDER = "ElevenLabs"
+RATE = 24000
+NO_SDK_RETRIES = {"max_retries": 0}  # one retry loop: ours
+
+
+def _client_kwargs(settings):
+    key = secrets.get("ELEVENLABS_API_KEY")
+    if not key:
+        raise DubbingError("ELEVENLABS_API_KEY", "not set; export it or put it in .env (see README, 'Cloud backends')")
+    kwargs = {"api_key": key, "timeout": settings.timeout}
+    base_url = secrets.get("ELEVENLABS_BASE_URL")
+    if base_url:
+        kwargs["base_url"] = base_url
+    return kwargs
+
+
+def request_args(settings, text, previous_text, next_text):
+    args = {
+        "voice_id": settings.voice,
+        "text": text,
+        "model_id": settings.model,
+        "output_format": f"pcm_{RATE}",
+        "request_options": NO_SDK_RETRIES,
+    }
+    if previous_text:
+        args["previous_text"] = previous_text
+    if next_text:
+        args["next_text"] = next_text
+    return args
+
+
+class Synthesizer:
+    def __init__(self, settings):
+        from elevenlabs.client import ElevenLabs
+
+        self.settings = settings
+        self.client = ElevenLabs(**_client_kwargs(settings))
+
+    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
+        wav_path = Path(wav_path)
+        download = wav_path.with_name(wav_path.name + ".part")
+
+        def attempt():
+            try:
+                with open(download, "wb") as out:
+                    for chunk in self.client.text_to_speech.convert(
+                        **request_args(self.settings, text, previous_text, next_text)
+                    ):
+                        out.write(chunk)
+                pcm_to_wav(download, wav_path, RATE, text)
+            finally:
+                download.unlink(missing_ok=True)
+
+        retry.call(attempt, provider=PROVIDER, where=where, max_retries=self.settings.max_retries)
+
+
+class AsyncSynthesizer:
+    def __init__(self, settings):
+        from elevenlabs.client import AsyncElevenLabs
+
+        self.settings = settings
+        self.client = AsyncElevenLabs(**_client_kwargs(settings))
+
+    async def synthesize(self, text, wav_path, previous_text=None, next_text=None, where="", on_retry=None):
+        wav_path = Path(wav_path)
+        download = wav_path.with_name(wav_path.name + ".part")
+
+        async def attempt():
+            try:
+                with open(download, "wb") as out:
+                    async for chunk in self.client.text_to_speech.convert(
+                        **request_args(self.settings, text, previous_text, next_text)
+                    ):
+                        out.write(chunk)
+                pcm_to_wav(download, wav_path, RATE, text)
+            finally:
+                download.unlink(missing_ok=True)
+
+        await retry.acall(attempt, provider=PROVIDER, where=where,
+                          max_retries=self.settings.max_retries, on_retry=on_retry)
+
+    async def aclose(self):
+        pass

@@ -1,0 +1,83 @@
+"""OpenAI speech (``/v1/audio/speech``), lossless: raw 24 kHz PCM (or WAV) streamed to a temp file."""
+
+from pathlib import Path
+
+from .. import retry
+from ..cloud_audio import pcm_to_wav, repair_wav
+from . import openai_client
+
+RATE = 24000  # OpenAI's pcm is 24 kHz 16-bit mono
+INSTRUCTION_MODELS = ("gpt-4o",)  # only the gpt-4o TTS models accept ``instructions``
+
+
+def request_args(settings, text):
+    args = {
+        "model": settings.model,
+        "voice": settings.voice,
+        "input": text,
+        "response_format": settings.response_format,
+        "speed": settings.speed,
+    }
+    if settings.instructions and settings.model.startswith(INSTRUCTION_MODELS):
+        args["instructions"] = settings.instructions
+    return args
+
+
+def _accept(download, wav_path, settings, text):
+    """Turn the downloaded body into ``wav_path`` after checking it is complete and plausible."""
+    if settings.response_format == "pcm":
+        pcm_to_wav(download, wav_path, RATE, text, settings.speed)
+    else:
+        repair_wav(download, text, settings.speed)
+        download.replace(wav_path)
+
+
+class Synthesizer:
+    def __init__(self, settings):
+        self.settings = settings
+        self.client = openai_client.client(settings)
+
+    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
+        wav_path = Path(wav_path)
+        download = wav_path.with_name(wav_path.name + ".part")
+
+        def attempt():
+            try:
+                with self.client.audio.speech.with_streaming_response.create(
+                    **request_args(self.settings, text)
+                ) as response:
+                    response.stream_to_file(download)
+                _accept(download, wav_path, self.settings, text)
+            finally:
+                download.unlink(missing_ok=True)
+
+        retry.call(attempt, provider=openai_client.PROVIDER, where=where,
+                   max_retries=self.settings.max_retries)
+
+
+class AsyncSynthesizer:
+    """The same requests from one event loop (async batch mode)."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.client = openai_client.async_client(settings)
+
+    async def synthesize(self, text, wav_path, previous_text=None, next_text=None, where="", on_retry=None):
+        wav_path = Path(wav_path)
+        download = wav_path.with_name(wav_path.name + ".part")
+
+        async def attempt():
+            try:
+                async with self.client.audio.speech.with_streaming_response.create(
+                    **request_args(self.settings, text)
+                ) as response:
+                    await response.stream_to_file(download)
+                _accept(download, wav_path, self.settings, text)
+            finally:
+                download.unlink(missing_ok=True)
+
+        await retry.acall(attempt, provider=openai_client.PROVIDER, where=where,
+                          max_retries=self.settings.max_retries, on_retry=on_retry)
+
+    async def aclose(self):
+        await self.client.close()
