@@ -1,5 +1,6 @@
 """Shared test helpers: an isolated copy of the workflow, real Snakemake runs, audio measurements."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -31,11 +32,18 @@ def make_workdir(root, media=()):
     return root
 
 
-def run_snakemake(workdir, *args, check=True, timeout=900):
+def clean_env(**extra):
+    """The environment for a workflow run: no real API keys or endpoints leak in from the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ELEVENLABS_"))}
+    env.update(extra)
+    return env
+
+
+def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
     """Run the real Snakemake CLI in ``workdir``; returns the CompletedProcess (stdout+stderr merged)."""
     cmd = [SNAKEMAKE, "--cores", "2", *args]
     done = subprocess.run(cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, env=env if env is not None else clean_env())
     if check and done.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{done.stdout[-6000:]}")
     return done

@@ -71,15 +71,22 @@ def _error_message(body, fallback):
     return fallback
 
 
+def _is_http_error(exc, names):
+    """True if ``exc`` derives from a class called one of ``names`` in an HTTP stack: the SDKs ship
+    different copies of httpx (openai uses ``httpx2``), so the classes are matched by name and module."""
+    return any(
+        cls.__name__ in names and cls.__module__.split(".")[0] in ("httpx", "httpx2", "openai", "httpcore")
+        for cls in type(exc).__mro__
+    )
+
+
 def classify(exc):
     """A :class:`Verdict` for ``exc`` (any SDK's or httpx's exception), or None if it is a bug."""
-    import httpx
-
     if isinstance(exc, TransientError):
         return Verdict(True, str(exc))
     status = getattr(exc, "status_code", None)
     response = getattr(exc, "response", None)
-    if status is None and isinstance(response, httpx.Response):
+    if status is None and _is_http_error(exc, ("HTTPStatusError",)):
         status = response.status_code
     if status is not None:
         body = getattr(exc, "body", None)
@@ -93,8 +100,8 @@ def classify(exc):
             return Verdict(True, reason, _headers_wait(headers), rate_limited=limited)
         return Verdict(False, reason)
     name = type(exc).__name__
-    if isinstance(exc, (httpx.TransportError, TimeoutError, ConnectionError)) or name in (
-        "APIConnectionError", "APITimeoutError"
+    if isinstance(exc, (TimeoutError, ConnectionError)) or _is_http_error(
+        exc, ("TransportError", "APIConnectionError", "APITimeoutError")
     ):
         return Verdict(True, f"connection problem ({name}: {redact(exc)})"[:200])
     return None

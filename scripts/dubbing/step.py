@@ -3,32 +3,52 @@
 import logging
 import sys
 import time
+import traceback
 
 from .errors import DubbingError
+from .secrets import redact
 
 log = logging.getLogger("dubbing")
+
+
+class RedactSecrets(logging.Filter):
+    """Scrub API keys from every log record, whatever library wrote it."""
+
+    def filter(self, record):
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+def setup_logging(log_path=None):
+    """INFO and up to ``log_path`` (if given), warnings and up to stderr; keys redacted everywhere."""
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    handlers = [console]
+    if log_path:
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    for handler in handlers:
+        handler.addFilter(RedactSecrets())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers,
+                        force=True)
+    for noisy in ("httpx", "httpcore", "openai", "elevenlabs", "faster_whisper"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def run_step(snakemake, func):
     """Call ``func(snakemake)`` with logging sent to the rule's log file.
 
     A :class:`DubbingError` becomes a single ``ERROR <file>: <problem>`` line on stderr and in
-    the log, and a non-zero exit; anything else keeps its traceback (it is a bug).
+    the log, and a non-zero exit; anything else is a bug and keeps its (redacted) traceback.
     """
-    handlers = [logging.StreamHandler(sys.stderr)]
-    if snakemake.log:
-        handlers.append(logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8"))
-    handlers[0].setLevel(logging.WARNING)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        handlers=handlers,
-        force=True,
-    )
+    setup_logging(snakemake.log[0] if snakemake.log else None)
     started = time.monotonic()
     try:
         func(snakemake)
     except DubbingError as err:
         log.error("%s", err)
+        sys.exit(1)
+    except Exception:  # noqa: BLE001 - a bug: show where, without any key in it
+        log.error("unexpected error (a bug; please report it):\n%s", traceback.format_exc())
         sys.exit(1)
     log.info("done in %.2f s", time.monotonic() - started)

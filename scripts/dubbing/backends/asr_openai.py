@@ -19,17 +19,29 @@ from . import openai_client
 UPLOAD_LIMIT = 25 * 1024 * 1024
 ANALYSIS_RATE = 16000
 SEARCH = 10.0  # seconds either side of a chunk boundary to look for a pause
+PAUSE = 0.3  # seconds of quiet wanted around a cut
 
 
 def chunk_bounds(levels, frame, duration, chunk_seconds):
-    """[(start, end)] covering ``duration``; each cut at the quietest frame within SEARCH s of its target."""
+    """[(start, end)] covering ``duration`` in chunks of about ``chunk_seconds``, each cut in the middle of
+    the quietest pause near its target (within a quarter chunk, at most SEARCH s)."""
+    search = min(SEARCH, chunk_seconds / 4)
+    # A frame's "noise" is the loudest level within PAUSE s around it: the minimum is inside a real pause.
+    half = int(PAUSE / 2 / frame)
+    padded = np.pad(levels, half, mode="edge") if levels.size else levels
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1) if levels.size else levels
+    noise = windows.max(axis=1) if levels.size else levels
     bounds, start = [], 0.0
     while duration - start > chunk_seconds:
         target = start + chunk_seconds
-        first = int(max(start + 1.0, target - SEARCH) / frame)
-        last = int(min(duration, target + SEARCH) / frame)
-        window = levels[first:last]
-        cut = (first + int(np.argmin(window))) * frame if window.size else target
+        first = int(max(start + 1.0, target - search) / frame)
+        last = int(min(duration, target + search) / frame)
+        window = noise[first:last]
+        if window.size:
+            quietest = np.flatnonzero(window == window.min()) + first
+            cut = round(float(quietest[np.argmin(np.abs(quietest - target / frame))]) * frame, 3)
+        else:
+            cut = target
         bounds.append((start, cut))
         start = cut
     bounds.append((start, duration))

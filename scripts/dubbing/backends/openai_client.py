@@ -10,9 +10,9 @@ def client_kwargs(settings):
     key = secrets.get("OPENAI_API_KEY")
     if not key:
         raise DubbingError("OPENAI_API_KEY", "not set; export it or put it in .env (see README, 'Cloud backends')")
-    import httpx
+    import openai
 
-    kwargs = {"api_key": key, "max_retries": 0, "timeout": httpx.Timeout(settings.timeout, connect=10.0)}
+    kwargs = {"api_key": key, "max_retries": 0, "timeout": openai.Timeout(settings.timeout, connect=10.0)}
     base_url = secrets.get("OPENAI_BASE_URL")
     if base_url:
         kwargs["base_url"] = base_url

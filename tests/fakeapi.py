@@ -1,0 +1,1154 @@
+"""A real HTTP fake of the OpenAI and ElevenLabs endpoints the dubbing workflow uses, with fault injection.
+
+Stdlib HTTP server (``ThreadingHTTPServer``, HTTP/1.1 keep-alive) on 127.0.0.1 that the real ``openai`` and
+``elevenlabs`` SDKs can talk to:
+
+* ``POST /v1/audio/speech``             OpenAI TTS (wav / pcm, 24 kHz mono int16)
+* ``POST /v1/text-to-speech/{voice_id}`` ElevenLabs TTS (``?output_format=pcm_<rate>``; also ``.../stream``)
+* ``POST /v1/audio/transcriptions``     OpenAI transcription (multipart; energy-based segments)
+* ``POST /v1/chat/completions``         OpenAI chat (translates a JSON ``{"segments": [...]}`` document)
+* ``GET /_stats``, ``POST /_control``, ``POST /_reset``  (no auth, not recorded, not rate limited)
+
+In-process use (pytest)::
+
+    with FakeAPI(latency=0.05) as api:
+        client = openai.OpenAI(api_key=api.key, base_url=api.openai_base_url, max_retries=0)
+        ...
+        assert api.count("/v1/audio/speech", outcome="ok") == 3
+
+Out of process (benchmarks)::
+
+    python tests/fakeapi.py --rpm 60 --p-500 0.05   # prints FAKEAPI_URL=http://127.0.0.1:PORT
+
+Order of checks for an API request: route (404) -> body read (413 when too large) -> auth (401) ->
+``quota_exhausted`` -> ``rpm`` window -> ``max_concurrent`` -> [admitted, in flight] -> one pending ``fail_next``
+fault, else a ``fail_text`` match (TTS), else a random fault (one draw per admitted request) -> validation
+(400/422) -> latency sleep -> response. Rejections before admission and injected 429/quota/401 faults answer
+at once; every other admitted request sleeps ``latency + uniform(0, jitter)`` (+ ``latency_per_char`` * chars for
+TTS) before answering (drop / truncate included; validation errors answer at once). ``slow`` sleeps 30 s, then
+answers normally. A request leaves the in-flight count and its record is appended just BEFORE its response bytes
+are written (so a client that got its answer always finds its record, and a sequential client never trips
+``max_concurrent=1``); ``t`` is the arrival time, ``duration`` the handling time up to that point.
+Chat-only faults (drop_id, empty_text, bad_json) popped by another endpoint are consumed and do nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import email.parser
+import email.policy
+import json
+import math
+import os
+import random
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zlib
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import numpy as np
+
+__all__ = ["FakeAPI", "speech_audio", "speech_duration", "voice_f0", "wav_bytes", "speech_regions", "FAULTS"]
+
+OPENAI_TTS_MODELS = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
+                 "marin", "cedar")
+OPENAI_TTS_RATE = 24000
+TRANSCRIBE_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+ELEVENLABS_FORMATS = {"pcm_16000": 16000, "pcm_22050": 22050, "pcm_24000": 24000, "pcm_44100": 44100}
+MAX_TTS_CHARS = 4096
+MAX_ELEVENLABS_CHARS = 10000
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 2 * 1024 * 1024   # bigger bodies are drained, not stored
+CHUNK = 16 * 1024
+SLOW_SECONDS = 30.0
+
+FAULTS = ("429", "500", "503", "408", "drop", "truncate", "quota", "401", "400", "slow",
+          "drop_id", "empty_text", "bad_json")
+CHAT_FAULTS = ("drop_id", "empty_text", "bad_json")
+CONTROL_PATHS = ("/_stats", "/_control", "/_reset")
+
+_DEFAULT_KNOBS = {
+    "latency": 0.0,
+    "latency_per_char": 0.0,
+    "jitter": 0.0,
+    "max_concurrent": None,
+    "rpm": None,
+    "p_429": 0.0,
+    "p_500": 0.0,
+    "p_drop": 0.0,
+    "p_truncate": 0.0,
+    "quota_exhausted": False,
+    "fail_next": (),
+    "fail_text": {},
+    "transcript_lines": None,
+}
+
+
+# --------------------------------------------------------------------------------------------------- audio
+
+def voice_f0(voice) -> int:
+    """Fundamental frequency (Hz) the fake gives a voice name / voice id."""
+    return 90 + (zlib.crc32(str(voice).encode()) % 160)
+
+
+def speech_duration(text, speed=1.0) -> float:
+    """Seconds of audio the fake produces for ``text`` at ``speed``."""
+    return (0.3 + 0.06 * len(text)) / float(speed)
+
+
+def _harmonic_peak(f0) -> float:
+    t = np.arange(4096) / (4096 * f0)            # one fundamental period, finely sampled
+    return float(np.max(np.abs(sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 7)))))
+
+
+@lru_cache(maxsize=32)
+def _speech_bytes(text, voice, rate, speed) -> bytes:
+    n = int(round(speech_duration(text, speed) * rate))
+    pad = int(round(0.10 * rate))
+    out = np.zeros(n, dtype="<i2")
+    m = n - 2 * pad
+    if m <= 0:
+        return out.tobytes()
+    f0 = voice_f0(voice)
+    scale = 0.5 * 32767 / _harmonic_peak(f0)      # peak about -6 dBFS
+    fade = max(1, min(int(round(0.005 * rate)), m // 2))
+    block = 1 << 18
+    for start in range(0, m, block):
+        idx = np.arange(start, min(m, start + block))
+        t = idx / rate
+        sig = np.zeros(idx.size)
+        for k in range(1, 7):
+            sig += np.sin(2 * np.pi * k * f0 * t) / k
+        sig *= 0.3 + 0.7 * np.abs(np.sin(np.pi * 4.0 * t))   # 4 syllables per second
+        gain = np.minimum(1.0, np.minimum((idx + 1) / fade, (m - idx) / fade))
+        out[pad + start:pad + start + idx.size] = np.round(sig * gain * scale).astype("<i2")
+    return out.tobytes()
+
+
+def speech_audio(text, voice, rate, speed=1.0) -> np.ndarray:
+    """Deterministic speech-like int16 mono samples for ``text`` spoken by ``voice`` at ``rate`` Hz.
+
+    Length ``round((0.3 + 0.06 * len(text)) / speed * rate)``; 0.10 s of digital silence at both ends; in between
+    6 harmonics (1/k) of ``voice_f0(voice)`` under a 4 Hz syllable envelope, peak about -6 dBFS, 5 ms fades.
+    """
+    return np.frombuffer(_speech_bytes(str(text), str(voice), int(rate), float(speed)), dtype="<i2").copy()
+
+
+def wav_bytes(samples, rate) -> bytes:
+    """A canonical 44-byte-header PCM WAV (mono, 16 bit) holding ``samples``."""
+    data = np.asarray(samples, dtype="<i2").tobytes()
+    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, int(rate), int(rate) * 2, 2, 16)
+            + b"data" + struct.pack("<I", len(data)) + data)
+
+
+def speech_regions(samples, rate=16000, frame=0.01, threshold_db=-40.0, min_gap=0.35, min_len=0.15):
+    """``[(start_s, end_s)]`` of loud regions: 10 ms frames with RMS above ``threshold_db`` dBFS, gaps shorter than
+    ``min_gap`` merged, regions shorter than ``min_len`` dropped."""
+    size = int(round(rate * frame))
+    x = np.asarray(samples)
+    count = x.size // size
+    if count == 0:
+        return []
+    blocks = x[:count * size].astype(np.float64).reshape(count, size) / 32768.0
+    rms = np.sqrt(np.mean(blocks * blocks, axis=1))
+    loud = 20 * np.log10(np.maximum(rms, 1e-12)) > threshold_db
+    edges = np.diff(np.concatenate(([0], loud.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    merged = []
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        if merged and (s - merged[-1][1]) * frame < min_gap:
+            merged[-1][1] = e
+        else:
+            merged.append([s, e])
+    return [(round(s * frame, 3), round(e * frame, 3)) for s, e in merged if (e - s) * frame >= min_len]
+
+
+def decode_audio(data: bytes, filename="upload") -> np.ndarray:
+    """Decode any audio ffmpeg reads to 16 kHz mono int16 (raises ValueError when ffmpeg cannot)."""
+    suffix = os.path.splitext(os.path.basename(filename or ""))[1][:10]
+    fd, path = tempfile.mkstemp(prefix="fakeapi-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        done = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", path,
+                               "-ac", "1", "-ar", "16000", "-f", "s16le", "-"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, check=False)
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    if done.returncode != 0:
+        raise ValueError(done.stderr.decode("utf-8", "replace").strip()[-300:] or "ffmpeg failed")
+    return np.frombuffer(done.stdout, dtype="<i2")
+
+
+# ------------------------------------------------------------------------------------------------- errors
+
+class _Response:
+    __slots__ = ("status", "body", "ctype", "headers", "outcome", "reason", "truncate", "drop")
+
+    def __init__(self, status, body=b"", ctype="application/json", headers=(), outcome=None, reason=None):
+        self.status = status
+        self.body = body
+        self.ctype = ctype
+        self.headers = list(headers)
+        self.outcome = outcome or ("ok" if 200 <= status < 300 else str(status))
+        self.reason = reason
+        self.truncate = False
+        self.drop = False
+
+
+def _json_response(status, obj, headers=(), outcome=None, reason=None):
+    return _Response(status, json.dumps(obj).encode(), "application/json", headers, outcome, reason)
+
+
+def _openai_error(status, message, type_, code=None, param=None, headers=(), outcome=None, reason=None):
+    return _json_response(status, {"error": {"message": message, "type": type_, "param": param, "code": code}},
+                          headers, outcome, reason)
+
+
+def _el_error(status, status_name, message, headers=(), outcome=None, reason=None):
+    return _json_response(status, {"detail": {"status": status_name, "message": message}}, headers, outcome, reason)
+
+
+def _retry_headers(ms):
+    ms = max(1, int(math.ceil(ms)))
+    return [("retry-after-ms", str(ms)), ("retry-after", str(max(1, math.ceil(ms / 1000.0))))]
+
+
+def _fault_response(family, fault, reason):
+    """The error response for an injected fault (``429 500 503 408 quota 401 400``)."""
+    oa = family == "openai"
+    if fault == "429":
+        msg = "Rate limit reached for requests. Please try again in 50ms."
+        return (_openai_error(429, msg, "requests", "rate_limit_exceeded", headers=_retry_headers(50), reason=reason)
+                if oa else _el_error(429, "rate_limit_exceeded", msg, _retry_headers(50), reason=reason))
+    if fault == "quota":
+        return _quota_response(family, reason)
+    if fault == "401":
+        return _auth_response(family, reason)
+    if fault == "500":
+        return (_openai_error(500, "The server had an error", "server_error", reason=reason) if oa
+                else _el_error(500, "internal_server_error", "The server had an error", reason=reason))
+    if fault == "503":
+        msg = "The engine is currently overloaded, please try again later"
+        return (_openai_error(503, msg, "server_error", reason=reason) if oa
+                else _el_error(503, "service_unavailable", msg, reason=reason))
+    if fault == "408":
+        return (_openai_error(408, "Request timed out.", "timeout", reason=reason) if oa
+                else _el_error(408, "request_timeout", "Request timed out.", reason=reason))
+    if fault == "400":
+        msg = "Injected bad request (fakeapi fault '400')."
+        return (_openai_error(400, msg, "invalid_request_error", reason=reason) if oa
+                else _el_error(400, "invalid_request", msg, reason=reason))
+    raise ValueError(fault)
+
+
+def _quota_response(family, reason):
+    if family == "openai":
+        return _openai_error(429, "You exceeded your current quota, please check your plan and billing details.",
+                             "insufficient_quota", "insufficient_quota", outcome="quota", reason=reason)
+    return _el_error(401, "quota_exceeded", "This request exceeds your quota of characters. You have 0 credits "
+                     "remaining, while the request requires more.", outcome="quota", reason=reason)
+
+
+def _auth_response(family, reason):
+    if family == "openai":
+        return _openai_error(401, "Incorrect API key provided. You can find your API key at "
+                             "https://platform.openai.com/account/api-keys.", "invalid_request_error",
+                             "invalid_api_key", outcome="401", reason=reason)
+    return _el_error(401, "invalid_api_key", "Invalid API key", outcome="401", reason=reason)
+
+
+class _BadBody(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------------------------ handler
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fakeapi/1.0"
+    sys_version = ""
+    timeout = 300            # idle keep-alive connections end after 5 minutes
+
+    # -- plumbing
+    def setup(self):
+        super().setup()
+        self.server.fake._track(self, True)
+
+    def finish(self):
+        try:
+            super().finish()
+        except OSError:
+            pass
+        finally:
+            self.server.fake._track(self, False)
+
+    def log_message(self, format, *args):   # noqa: A002 - silence the default stderr log
+        pass
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def do_PUT(self):
+        self._dispatch("PUT")
+
+    def do_DELETE(self):
+        self._dispatch("DELETE")
+
+    def do_PATCH(self):
+        self._dispatch("PATCH")
+
+    def _kill_socket(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _read_body(self):
+        """The request body (b"" when too large: then ``self._too_large`` is set and the body was drained)."""
+        self._too_large = False
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            out = bytearray()
+            while True:
+                line = self.rfile.readline(65537)
+                if not line:
+                    raise _BadBody("connection closed inside a chunked body")
+                try:
+                    size = int(line.split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    raise _BadBody("bad chunk size") from None
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                piece = self.rfile.read(size)
+                if len(piece) < size:
+                    raise _BadBody("connection closed inside a chunked body")
+                if len(out) + size <= MAX_BODY_BYTES:
+                    out += piece
+                else:
+                    self._too_large = True
+                self.rfile.readline(65537)
+            return b"" if self._too_large else bytes(out)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise _BadBody("bad Content-Length") from None
+        if length < 0:
+            raise _BadBody("bad Content-Length")
+        if length > MAX_BODY_BYTES:
+            self._too_large = True
+            left = length
+            while left > 0:
+                piece = self.rfile.read(min(left, 1 << 20))
+                if not piece:
+                    raise _BadBody("connection closed inside the body")
+                left -= len(piece)
+            return b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise _BadBody("connection closed inside the body")
+        return body
+
+    def _send(self, resp: _Response):
+        body = resp.body if isinstance(resp.body, (bytes, bytearray, memoryview)) else bytes(resp.body)
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in resp.headers:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self._headers_sent = True
+        view = memoryview(body)
+        if resp.truncate:
+            view = view[:len(body) // 2]
+        for i in range(0, len(view), CHUNK):
+            self.wfile.write(view[i:i + CHUNK])
+        if resp.truncate:
+            self._kill_socket()
+
+    # -- the request
+    def _dispatch(self, method):
+        fake = self.server.fake
+        t0 = time.monotonic()
+        self._headers_sent = False
+        split = urlsplit(self.path)
+        path = split.path
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        rec = {"t": t0, "method": method, "path": path, "query": query, "status": None, "outcome": None,
+               "reason": None, "json": None, "authorized": None, "duration": None}
+        recorded = path not in CONTROL_PATHS
+        self._admitted = False
+        self._pending_rec = rec if recorded else None
+        self._t0 = t0
+        try:
+            try:
+                body = self._read_body()
+            except _BadBody as exc:
+                self.close_connection = True
+                resp = _openai_error(400, f"Could not read the request body: {exc}", "invalid_request_error")
+                self._finish(rec, resp)
+                return
+            if not recorded:
+                self._finish(rec, self._control(method, path, body))
+                return
+            route = _route(method, path)
+            family = "elevenlabs" if path.startswith("/v1/text-to-speech") else "openai"
+            if route is None:
+                resp = (_openai_error(404, f"Invalid URL ({method} {path})", "invalid_request_error")
+                        if family == "openai" else _el_error(404, "not_found", f"Not found: {method} {path}"))
+                self._finish(rec, resp)
+                return
+            name, params = route
+            payload, parse_error = _parse_payload(name, self.headers, body)
+            rec["json"] = dict(payload) if isinstance(payload, _Form) else payload   # never the file bytes
+            if self._too_large:
+                resp = (_openai_error(413, f"Maximum content size limit ({MAX_UPLOAD_BYTES}) exceeded "
+                                      f"({self.headers.get('Content-Length', '?')} bytes read)",
+                                      "server_error", outcome="413")
+                        if family == "openai" else _el_error(413, "payload_too_large", "Request body too large"))
+                self._finish(rec, resp)
+                return
+            # authentication
+            key = fake._knob_key()
+            if key is None:
+                authorized = True
+            elif family == "openai":
+                authorized = (self.headers.get("Authorization") or "") == f"Bearer {key}"
+            else:
+                authorized = (self.headers.get("xi-api-key") or "") == key
+            rec["authorized"] = authorized
+            if not authorized:
+                self._finish(rec, _auth_response(family, "auth"))
+                return
+            text = _tts_text(name, payload)
+            decision = fake._admit(family, name, text)
+            if isinstance(decision, _Response):
+                self._finish(rec, decision)
+                return
+            self._admitted = True
+            fault, reason, delay = decision
+            rec["reason"] = reason
+            resp = self._handle(fake, family, name, params, query, payload, parse_error, fault, reason, delay)
+            self._finish(rec, resp)
+        except Exception as exc:   # noqa: BLE001 - a handler thread must never die with a traceback
+            if isinstance(exc, OSError):      # the client went away (or stop() shut the socket)
+                rec["outcome"] = "aborted" if fake._stopping.is_set() else "client_gone"
+            else:
+                fake._note_error(exc)
+                rec["outcome"] = "error"
+            if not self._headers_sent and not isinstance(exc, OSError):
+                try:
+                    self.close_connection = True
+                    self._send(_openai_error(500, "fakeapi internal error", "server_error"))
+                    rec["status"] = 500
+                except Exception:   # noqa: BLE001
+                    pass
+            self._kill_socket()
+        finally:
+            self._settle()
+
+    def _settle(self):
+        """Leave the in-flight set and append the record -- BEFORE the response goes out, so a client that has its
+        answer always sees its record and never races its own previous request against ``max_concurrent``."""
+        fake = self.server.fake
+        if self._admitted:
+            self._admitted = False
+            fake._leave()
+        rec, self._pending_rec = self._pending_rec, None
+        if rec is not None:
+            rec["duration"] = time.monotonic() - self._t0
+            fake._record(rec)
+
+    def _finish(self, rec, resp: _Response):
+        rec["status"] = 0 if resp.drop else resp.status
+        rec["outcome"] = resp.outcome
+        if resp.reason is not None:
+            rec["reason"] = resp.reason
+        self._settle()
+        if resp.drop:
+            self._kill_socket()
+            return
+        self._send(resp)
+
+    def _handle(self, fake, family, name, params, query, payload, parse_error, fault, reason, delay):
+        if fault in ("429", "quota", "401"):
+            return _fault_response(family, fault, reason)
+        if fault == "slow":
+            fake._sleep(SLOW_SECONDS)
+        if fault in ("500", "503", "408", "400"):
+            fake._sleep(delay)
+            return _fault_response(family, fault, reason)
+        if parse_error:
+            return (_openai_error(400, parse_error, "invalid_request_error") if family == "openai"
+                    else _el_error(400, "invalid_request", parse_error))
+        if name == "openai_tts":
+            resp = _openai_tts(payload, fake, delay)
+        elif name == "elevenlabs_tts":
+            resp = _elevenlabs_tts(params["voice_id"], query, payload, fake, delay)
+        elif name == "transcriptions":
+            resp = _transcription(payload, fake, delay)
+        else:
+            resp = _chat(payload, fake, delay, fault if fault in CHAT_FAULTS else None)
+        if fault == "drop":
+            resp = _Response(0, outcome="drop", reason=reason)
+            resp.drop = True
+        elif fault == "truncate" and 200 <= resp.status < 300:
+            resp.truncate = True
+            resp.outcome = "truncate"
+            self.close_connection = True
+        if fake._stopping.is_set():
+            resp.outcome = "aborted"
+        return resp
+
+    # -- /_stats, /_control, /_reset
+    def _control(self, method, path, body):
+        fake = self.server.fake
+        if path == "/_stats" and method == "GET":
+            return _json_response(200, fake.stats())
+        if path in ("/_control", "/_reset") and method == "POST":
+            try:
+                args = json.loads(body or b"{}")
+                if not isinstance(args, dict):
+                    raise ValueError("expected a JSON object")
+                if path == "/_control":
+                    fake.configure(**args)
+                else:
+                    fake.reset(**args)
+            except (ValueError, TypeError) as exc:
+                return _json_response(400, {"error": {"message": str(exc), "type": "invalid_request_error",
+                                                      "param": None, "code": None}})
+            return _json_response(200, {"ok": True, "knobs": fake.knobs()})
+        return _json_response(405, {"error": {"message": f"{method} {path} not allowed",
+                                              "type": "invalid_request_error", "param": None, "code": None}})
+
+
+def _route(method, path):
+    if method != "POST":
+        return None
+    if path == "/v1/audio/speech":
+        return "openai_tts", {}
+    if path == "/v1/audio/transcriptions":
+        return "transcriptions", {}
+    if path == "/v1/chat/completions":
+        return "chat", {}
+    parts = path.split("/")
+    # /v1/text-to-speech/{voice_id}[/stream]
+    if len(parts) in (4, 5) and parts[1] == "v1" and parts[2] == "text-to-speech" and parts[3]:
+        if len(parts) == 5 and parts[4] != "stream":
+            return None
+        return "elevenlabs_tts", {"voice_id": unquote(parts[3])}
+    return None
+
+
+def _parse_payload(name, headers, body):
+    """(payload for the record, error message or None)."""
+    if name == "transcriptions":
+        ctype = headers.get("Content-Type") or ""
+        if not ctype.lower().startswith("multipart/form-data"):
+            return None, "Expected multipart/form-data."
+        try:
+            return _parse_multipart(ctype, body), None
+        except Exception as exc:   # noqa: BLE001
+            return None, f"Could not parse multipart body: {exc}"
+    if not body:
+        return None, "We could not parse the JSON body of your request: the body is empty."
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, "We could not parse the JSON body of your request."
+    if not isinstance(payload, dict):
+        return payload, "The JSON body must be an object."
+    return payload, None
+
+
+def _parse_multipart(ctype, body):
+    head = b"Content-Type: " + ctype.encode("latin-1") + b"\r\nMIME-Version: 1.0\r\n\r\n"
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not msg.is_multipart():
+        raise ValueError("not multipart")
+    fields, files = {}, {}
+    for part in msg.iter_parts():
+        field = part.get_param("name", header="content-disposition")
+        if not field:
+            continue
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None or field == "file":
+            files[field] = {"filename": filename, "content_type": part.get_content_type(), "data": data}
+            continue
+        value = data.decode("utf-8", "replace")
+        if field in fields:
+            old = fields[field]
+            fields[field] = (old if isinstance(old, list) else [old]) + [value]
+        elif field.endswith("[]"):
+            fields[field] = [value]
+        else:
+            fields[field] = value
+    record = dict(fields)
+    for field, info in files.items():
+        record[field] = {"filename": info["filename"], "content_type": info["content_type"],
+                         "bytes": len(info["data"])}
+    return _Form(record, files)
+
+
+class _Form(dict):
+    """Form fields for the record (file parts as metadata); the file bytes live in ``.files`` only."""
+
+    def __init__(self, record, files):
+        super().__init__(record)
+        self.files = files
+
+
+def _tts_text(name, payload):
+    if not isinstance(payload, dict):
+        return None
+    if name == "openai_tts":
+        text = payload.get("input")
+    elif name == "elevenlabs_tts":
+        text = payload.get("text")
+    else:
+        return None
+    return text if isinstance(text, str) else None
+
+
+# ------------------------------------------------------------------------------------------------ endpoints
+
+def _openai_tts(payload, fake, delay):
+    def bad(message, param):
+        return _openai_error(400, message, "invalid_request_error", None, param)
+
+    model = payload.get("model")
+    if model not in OPENAI_TTS_MODELS:
+        return bad(f"Invalid model {model!r}; the fake knows {', '.join(OPENAI_TTS_MODELS)}.", "model")
+    text = payload.get("input")
+    if not isinstance(text, str) or not 1 <= len(text) <= MAX_TTS_CHARS:
+        return bad(f"'input' must be a string of 1 to {MAX_TTS_CHARS} characters.", "input")
+    voice = payload.get("voice")
+    if voice not in OPENAI_VOICES:
+        return bad(f"Invalid value for 'voice': {voice!r}.", "voice")
+    fmt = payload.get("response_format", "mp3")
+    if fmt not in ("wav", "pcm"):
+        return bad(f"response_format {fmt!r}: the fake serves only wav and pcm", "response_format")
+    speed = payload.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4.0:
+        return bad("'speed' must be a number between 0.25 and 4.0.", "speed")
+    if payload.get("instructions") is not None and model in ("tts-1", "tts-1-hd"):
+        return bad(f"instructions are not supported by {model}", "instructions")
+    samples = speech_audio(text, voice, OPENAI_TTS_RATE, float(speed))
+    fake._sleep(delay)
+    if fmt == "pcm":
+        body, ctype = samples.astype("<i2").tobytes(), "audio/pcm"
+    else:
+        body, ctype = wav_bytes(samples, OPENAI_TTS_RATE), "audio/wav"
+    return _Response(200, body, ctype, [("x-request-id", f"req_{uuid.uuid4().hex}"),
+                                        ("openai-processing-ms", str(int(delay * 1000)))])
+
+
+def _elevenlabs_tts(voice_id, query, payload, fake, delay):
+    fmt = query.get("output_format", "mp3_44100_128")
+    if fmt not in ELEVENLABS_FORMATS:
+        return _el_error(422, "invalid_output_format",
+                         f"output_format {fmt!r}: the fake serves only {', '.join(ELEVENLABS_FORMATS)}")
+    text = payload.get("text")
+    if not isinstance(text, str):
+        return _el_error(422, "invalid_request", "Field 'text' is required and must be a string.")
+    if not text.strip():
+        return _el_error(400, "invalid_text", "Text must not be empty.")
+    if len(text) > MAX_ELEVENLABS_CHARS:
+        return _el_error(400, "max_character_limit_exceeded",
+                         f"Text is {len(text)} characters; the maximum is {MAX_ELEVENLABS_CHARS}.")
+    speed = 1.0
+    settings = payload.get("voice_settings")
+    if isinstance(settings, dict) and settings.get("speed") is not None:
+        speed = settings["speed"]
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.7 <= speed <= 1.2:
+            return _el_error(400, "invalid_voice_settings", "voice_settings.speed must be between 0.7 and 1.2.")
+    rate = ELEVENLABS_FORMATS[fmt]
+    samples = speech_audio(text, voice_id, rate, float(speed))
+    fake._sleep(delay)
+    return _Response(200, samples.astype("<i2").tobytes(), "audio/pcm",
+                     [("request-id", str(uuid.uuid4())), ("character-cost", str(len(text)))])
+
+
+def _transcription(form, fake, delay):
+    def bad(message, param=None, code=None):
+        return _openai_error(400, message, "invalid_request_error", code, param)
+
+    upload = getattr(form, "files", {}).get("file")
+    if upload is None:
+        return bad("Missing required parameter: 'file'.", "file")
+    model = form.get("model")
+    if model not in TRANSCRIBE_MODELS:
+        return bad(f"Invalid model {model!r}; the fake knows {', '.join(TRANSCRIBE_MODELS)}.", "model")
+    if len(upload["data"]) > MAX_UPLOAD_BYTES:
+        return _openai_error(413, f"Maximum content size limit ({MAX_UPLOAD_BYTES}) exceeded "
+                             f"({len(upload['data'])} bytes read)", "server_error")
+    fmt = form.get("response_format", "json")
+    if fmt not in ("json", "verbose_json", "text"):
+        return bad(f"response_format {fmt!r}: the fake serves only json, verbose_json and text", "response_format")
+    if fmt == "verbose_json" and model != "whisper-1":
+        return bad(f"response_format 'verbose_json' is not compatible with model '{model}'. "
+                   "Use 'json' or 'text' instead.", "response_format", "unsupported_value")
+    granularities = form.get("timestamp_granularities[]", [])
+    granularities = [granularities] if isinstance(granularities, str) else list(granularities)
+    try:
+        samples = decode_audio(upload["data"], upload["filename"] or "upload")
+    except (ValueError, subprocess.SubprocessError, OSError):
+        return bad("Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', "
+                   "'oga', 'ogg', 'wav', 'webm']", "file")
+    regions = speech_regions(samples, 16000)
+    lines = fake._take_lines(len(regions))
+    fake._sleep(delay)
+    segments = []
+    for i, ((start, end), line) in enumerate(zip(regions, lines)):
+        segments.append({"id": i, "seek": 0, "start": start, "end": end, "text": " " + line, "tokens": [],
+                         "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.2,
+                         "no_speech_prob": 0.01})
+    text = "".join(seg["text"] for seg in segments).strip()
+    if fmt == "text":
+        return _Response(200, (text + "\n").encode(), "text/plain; charset=utf-8")
+    if fmt == "json":
+        return _json_response(200, {"text": text, "usage": {"type": "duration",
+                                                             "seconds": int(math.ceil(samples.size / 16000))}})
+    out = {"task": "transcribe", "language": "english", "duration": round(samples.size / 16000, 3), "text": text}
+    if not granularities or "segment" in granularities:
+        out["segments"] = segments
+    if "word" in granularities:
+        words = []
+        for seg in segments:
+            parts = seg["text"].split()
+            step = (seg["end"] - seg["start"]) / max(1, len(parts))
+            for j, word in enumerate(parts):
+                words.append({"word": word, "start": round(seg["start"] + j * step, 3),
+                              "end": round(seg["start"] + (j + 1) * step, 3)})
+        out["words"] = words
+    return _json_response(200, out)
+
+
+def _chat(payload, fake, delay, fault):
+    def bad(message, param=None):
+        return _openai_error(400, message, "invalid_request_error", None, param)
+
+    model = payload.get("model")
+    if not isinstance(model, str) or not model:
+        return bad("Missing required parameter: 'model'.", "model")
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return bad("'messages' must be a non-empty array.", "messages")
+    if payload.get("stream"):
+        return bad("the fake does not stream chat completions", "stream")
+    content = None
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = _message_text(message.get("content"))
+            break
+    try:
+        doc = json.loads(content) if isinstance(content, str) else None
+    except ValueError:
+        doc = None
+    segs = doc.get("segments") if isinstance(doc, dict) else None
+    if not isinstance(segs, list) or not all(isinstance(s, dict) and "id" in s for s in segs):
+        return bad("the fake expects the last user message to be a JSON document with a 'segments' list of "
+                   "objects with 'id' and 'source_text'", "messages")
+    target = doc.get("target_language") or "xx"
+    out = [{"id": s["id"], "text": f"{s.get('source_text', '')} [{target}]"} for s in segs]
+    if fault == "drop_id" and out:
+        out = out[:-1]
+    elif fault == "empty_text" and out:
+        out[0]["text"] = ""
+    answer = json.dumps({"segments": out}, ensure_ascii=False)
+    if fault == "bad_json":
+        answer = "Sure! Here are the translations:\n" + answer[: max(1, len(answer) // 2)]
+    fake._sleep(delay)
+    prompt_chars = sum(len(_message_text(m.get("content")) or "") for m in messages if isinstance(m, dict))
+    prompt_tokens = max(1, prompt_chars // 4 + 4 * len(messages))
+    completion_tokens = max(1, len(answer) // 4)
+    result = {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer, "refusal": None,
+                                             "annotations": []},
+                     "logprobs": None, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens,
+                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                "accepted_prediction_tokens": 0,
+                                                "rejected_prediction_tokens": 0}},
+        "service_tier": "default",
+        "system_fingerprint": "fp_fakeapi",
+    }
+    return _json_response(200, result, [("x-request-id", f"req_{uuid.uuid4().hex}")],
+                          outcome=fault if fault else None, reason=fault)
+
+
+def _message_text(content):
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- the server
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256     # bursts of parallel clients must not overflow the listen backlog
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if exc is not None and not isinstance(exc, OSError):
+            self.fake._note_error(exc)
+
+
+class FakeAPI:
+    """The fake OpenAI + ElevenLabs server. See the module docstring; knobs are listed in ``_DEFAULT_KNOBS``."""
+
+    def __init__(self, key="test-key", seed=0, *, port=0, **knobs):
+        self._lock = threading.RLock()
+        self._knobs = {k: (list(v) if isinstance(v, tuple) else (dict(v) if isinstance(v, dict) else v))
+                       for k, v in _DEFAULT_KNOBS.items()}
+        self._fail_next = collections.deque()
+        self.key = key
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self._jitter_rng = random.Random(f"{seed}-jitter")
+        self._port = port
+        self._server = None
+        self._thread = None
+        self._stopping = threading.Event()
+        self._handlers = set()
+        self._window = collections.deque()
+        self._line_no = 0
+        self.requests: list[dict] = []
+        self.errors: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        if knobs:
+            self.configure(**knobs)
+
+    # -- lifecycle
+    def start(self) -> "FakeAPI":
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server(("127.0.0.1", self._port), _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"fakeapi-{server.server_address[1]}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        server = self._server
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            handlers = list(self._handlers)
+        for handler in handlers:
+            try:
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 2.0
+        for handler in handlers:
+            thread = getattr(handler, "_thread", None)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread is not None:
+            self._thread.join(2.0)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("FakeAPI is not started")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return self.url + "/v1"
+
+    @property
+    def elevenlabs_base_url(self) -> str:
+        return self.url
+
+    # -- knobs
+    def configure(self, **knobs):
+        """Thread-safe update of knobs (see ``_DEFAULT_KNOBS``, plus ``key`` and ``seed``)."""
+        clean = {}
+        for name, value in knobs.items():
+            if name == "key":
+                if value is not None and not isinstance(value, str):
+                    raise TypeError("key must be a string or None")
+            elif name == "seed":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise TypeError("seed must be an int")
+            elif name not in _DEFAULT_KNOBS:
+                raise TypeError(f"unknown FakeAPI knob {name!r}")
+            elif name in ("latency", "latency_per_char", "jitter"):
+                value = float(value)
+                if not value >= 0:
+                    raise ValueError(f"{name} must be >= 0")
+            elif name in ("max_concurrent", "rpm"):
+                if value is not None:
+                    if isinstance(value, bool) or int(value) != value or value < 0:
+                        raise ValueError(f"{name} must be a non-negative int or None")
+                    value = int(value)
+            elif name.startswith("p_"):
+                value = float(value)
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{name} must be within 0..1")
+            elif name == "quota_exhausted":
+                value = bool(value)
+            elif name == "fail_next":
+                value = [value] if isinstance(value, str) else list(value or ())
+                for fault in value:
+                    if fault not in FAULTS:
+                        raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+            elif name == "fail_text":
+                value = dict(value or {})
+                for needle, fault in value.items():
+                    if not isinstance(needle, str) or not needle or fault not in FAULTS:
+                        raise ValueError(f"fail_text needs non-empty strings -> fault names, got {needle!r}: {fault!r}")
+            elif name == "transcript_lines":
+                if value is not None:
+                    value = [str(line) for line in value]
+                    if not value:
+                        value = None
+            clean[name] = value
+        with self._lock:
+            for name, value in clean.items():
+                if name == "key":
+                    self.key = value
+                elif name == "seed":
+                    self.seed = value
+                    self._rng = random.Random(value)
+                    self._jitter_rng = random.Random(f"{value}-jitter")
+                elif name == "fail_next":
+                    self._fail_next = collections.deque(value)
+                else:
+                    if name == "transcript_lines":
+                        self._line_no = 0
+                    self._knobs[name] = value
+
+    def knobs(self) -> dict:
+        """The current knobs (the key is never included)."""
+        with self._lock:
+            out = {k: (list(v) if isinstance(v, list) else (dict(v) if isinstance(v, dict) else v))
+                   for k, v in self._knobs.items()}
+            out["fail_next"] = list(self._fail_next)
+            out["seed"] = self.seed
+            out["auth"] = self.key is not None
+            return out
+
+    def reset(self, knobs=False):
+        """Clear records, counters, the rpm window and pending ``fail_next`` faults; reseed the random faults.
+        With ``knobs=True`` also restore every knob to its default (the key stays)."""
+        with self._lock:
+            del self.requests[:]
+            del self.errors[:]
+            self._fail_next.clear()
+            self._window.clear()
+            self._line_no = 0
+            self.max_in_flight = self.in_flight
+            self._rng = random.Random(self.seed)
+            self._jitter_rng = random.Random(f"{self.seed}-jitter")
+            if knobs:
+                self._knobs = {k: (list(v) if isinstance(v, tuple) else (dict(v) if isinstance(v, dict) else v))
+                               for k, v in _DEFAULT_KNOBS.items()}
+
+    # -- records
+    def count(self, path_prefix="", outcome=None) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if r["path"].startswith(path_prefix)
+                       and (outcome is None or r["outcome"] == outcome))
+
+    def stats(self) -> dict:
+        with self._lock:
+            by_path, by_outcome = {}, {}
+            for r in self.requests:
+                by_path.setdefault(r["path"], {}).setdefault(r["outcome"], 0)
+                by_path[r["path"]][r["outcome"]] += 1
+                by_outcome[r["outcome"]] = by_outcome.get(r["outcome"], 0) + 1
+            return {"total": len(self.requests), "by_path": by_path, "by_outcome": by_outcome,
+                    "max_in_flight": self.max_in_flight, "in_flight": self.in_flight,
+                    "errors": len(self.errors), "knobs": self.knobs()}
+
+    # -- internals used by the handler
+    def _track(self, handler, add):
+        with self._lock:
+            if add:
+                handler._thread = threading.current_thread()
+                self._handlers.add(handler)
+            else:
+                self._handlers.discard(handler)
+
+    def _record(self, rec):
+        with self._lock:
+            self.requests.append(rec)
+
+    def _note_error(self, exc):
+        with self._lock:
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _knob_key(self):
+        with self._lock:
+            return self.key
+
+    def _sleep(self, seconds):
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def _take_lines(self, n):
+        with self._lock:
+            lines = self._knobs["transcript_lines"]
+            out = []
+            for _ in range(n):
+                out.append(lines[self._line_no % len(lines)] if lines else f"Spoken line number {self._line_no + 1}.")
+                self._line_no += 1
+            return out
+
+    def _admit(self, family, name, text):
+        """Either a rejection ``_Response`` or ``(fault or None, reason, delay)`` for an admitted request."""
+        with self._lock:
+            k = self._knobs
+            if k["quota_exhausted"]:
+                return _quota_response(family, "quota_exhausted")
+            now = time.monotonic()
+            if k["rpm"] is not None:
+                while self._window and self._window[0] <= now - 60.0:
+                    self._window.popleft()
+            self._window.append(now)
+            if k["rpm"] is not None and len(self._window) > k["rpm"]:
+                wait_ms = (self._window[0] + 60.0 - now) * 1000.0
+                msg = (f"Rate limit reached in organization org-fakeapi on requests per min (RPM): Limit {k['rpm']}, "
+                       f"Used {len(self._window) - 1}, Requested 1. Please try again in {wait_ms / 1000.0:.3f}s.")
+                return (_openai_error(429, msg, "requests", "rate_limit_exceeded", headers=_retry_headers(wait_ms),
+                                      reason="rpm") if family == "openai"
+                        else _el_error(429, "rate_limit_exceeded", msg, _retry_headers(wait_ms), reason="rpm"))
+            if k["max_concurrent"] is not None and self.in_flight >= k["max_concurrent"]:
+                msg = (f"Too many concurrent requests: {self.in_flight} in flight, the limit is "
+                       f"{k['max_concurrent']}.")
+                headers = _retry_headers(max(50.0, 1000.0 * k["latency"]))
+                return (_openai_error(429, msg, "requests", "rate_limit_exceeded", headers=headers,
+                                      reason="concurrency") if family == "openai"
+                        else _el_error(429, "too_many_concurrent_requests", msg, headers, reason="concurrency"))
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            fault, reason = None, None
+            if self._fail_next:
+                fault, reason = self._fail_next.popleft(), "fail_next"
+            elif text is not None:
+                for needle, bad in k["fail_text"].items():
+                    if needle in text:
+                        fault, reason = bad, "fail_text"
+                        break
+            draw = self._rng.random()        # one draw per admitted request keeps the sequence reproducible
+            if fault is None:
+                edge = 0.0
+                for knob, name_ in (("p_429", "429"), ("p_500", "500"), ("p_drop", "drop"),
+                                    ("p_truncate", "truncate")):
+                    edge += k[knob]
+                    if draw < edge:
+                        fault, reason = name_, "random"
+                        break
+            if fault in CHAT_FAULTS and name != "chat":
+                fault = None                 # consumed, but chat-only faults do nothing elsewhere
+            delay = k["latency"] + (self._jitter_rng.uniform(0.0, k["jitter"]) if k["jitter"] > 0 else 0.0)
+            if text is not None:
+                delay += k["latency_per_char"] * len(text)
+            return fault, reason, delay
+
+    def _leave(self):
+        with self._lock:
+            self.in_flight -= 1
+
+
+# -------------------------------------------------------------------------------------------------- CLI
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Fake OpenAI + ElevenLabs HTTP server for tests and benchmarks.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--key", default="test-key", help="API key clients must send ('' = no auth)")
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--latency-per-char", type=float, default=0.0)
+    parser.add_argument("--jitter", type=float, default=0.0)
+    parser.add_argument("--max-concurrent", type=int, default=None)
+    parser.add_argument("--rpm", type=int, default=None)
+    parser.add_argument("--p-429", type=float, default=0.0)
+    parser.add_argument("--p-500", type=float, default=0.0)
+    parser.add_argument("--p-drop", type=float, default=0.0)
+    parser.add_argument("--p-truncate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--duration-limit", type=float, default=3600.0,
+                        help="stop by itself after this many seconds")
+    args = parser.parse_args(argv)
+    done = threading.Event()
+
+    def on_signal(signum, frame):
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    api = FakeAPI(key=args.key or None, seed=args.seed, port=args.port, latency=args.latency,
+                  latency_per_char=args.latency_per_char, jitter=args.jitter, max_concurrent=args.max_concurrent,
+                  rpm=args.rpm, p_429=args.p_429, p_500=args.p_500, p_drop=args.p_drop, p_truncate=args.p_truncate)
+    api.start()
+    print(f"FAKEAPI_URL={api.url}", flush=True)
+    try:
+        deadline = time.monotonic() + args.duration_limit
+        while not done.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            done.wait(min(left, 0.5))
+    finally:
+        api.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""The fake OpenAI / ElevenLabs server (tests/fakeapi.py) driven by the REAL SDKs over HTTP, SDK retries off."""
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.request
+import wave
+from pathlib import Path
+
+import httpx
+import httpx2
+import numpy as np
+import openai
+import pytest
+from elevenlabs.client import ElevenLabs
+from elevenlabs.core.api_error import ApiError
+
+from fakeapi import FakeAPI, speech_audio, speech_duration, voice_f0, wav_bytes
+
+KEY = "test-key"
+TEXT = "The quick brown fox jumps over the lazy dog."
+
+
+@pytest.fixture
+def api():
+    with FakeAPI(key=KEY) as server:
+        yield server
+        assert server.errors == []
+
+
+@pytest.fixture
+def client(api):
+    return openai.OpenAI(api_key=KEY, base_url=api.openai_base_url, max_retries=0, timeout=10)
+
+
+def tts_pcm(client, path, text=TEXT, voice="alloy", fmt="pcm", **extra):
+    with client.audio.speech.with_streaming_response.create(model="gpt-4o-mini-tts", voice=voice, input=text,
+                                                            response_format=fmt, **extra) as response:
+        response.stream_to_file(path)
+    return Path(path).read_bytes()
+
+
+def dominant_hz(samples, rate):
+    x = samples.astype(np.float64) * np.hanning(samples.size)
+    spectrum = np.abs(np.fft.rfft(x))
+    spectrum[:int(40 * samples.size / rate)] = 0            # ignore DC / envelope
+    return np.argmax(spectrum) * rate / samples.size
+
+
+def expected_samples(text, rate=24000, speed=1.0):
+    return round(speech_duration(text, speed) * rate)
+
+
+# ------------------------------------------------------------------------------------------- OpenAI TTS
+
+def test_openai_pcm_length_silence_and_voice_pitch(api, client, tmp_path):
+    data = tts_pcm(client, tmp_path / "a.pcm")
+    assert abs(len(data) - 2 * 24000 * speech_duration(TEXT)) <= 4
+    samples = np.frombuffer(data, dtype="<i2")
+    assert np.array_equal(samples, speech_audio(TEXT, "alloy", 24000))
+    assert not samples[:2400].any() and not samples[-2400:].any()           # 0.1 s of digital silence each end
+    assert 0.45 < np.abs(samples).max() / 32768 < 0.55                     # about -6 dBFS
+    assert abs(dominant_hz(samples[2400:-2400], 24000) - voice_f0("alloy")) <= 3
+    onyx = np.frombuffer(tts_pcm(client, tmp_path / "b.pcm", voice="onyx"), dtype="<i2")
+    assert abs(dominant_hz(onyx[2400:-2400], 24000) - voice_f0("onyx")) <= 3
+    assert api.count("/v1/audio/speech", outcome="ok") == 2
+    record = api.requests[0]
+    assert record["authorized"] and record["status"] == 200 and record["json"]["input"] == TEXT
+
+
+def test_openai_wav_parses_and_longer_text_is_longer(client, tmp_path):
+    tts_pcm(client, tmp_path / "a.wav", fmt="wav")
+    with wave.open(str(tmp_path / "a.wav")) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (24000, 1, 2)
+        assert w.getnframes() == expected_samples(TEXT)
+    long_text = TEXT * 3
+    tts_pcm(client, tmp_path / "b.wav", text=long_text, fmt="wav", speed=2.0)
+    with wave.open(str(tmp_path / "b.wav")) as w:
+        assert w.getnframes() == expected_samples(long_text, speed=2.0) > expected_samples(TEXT)
+
+
+def test_openai_errors_quota_key_validation(api, client, tmp_path):
+    api.configure(quota_exhausted=True)
+    with pytest.raises(openai.RateLimitError) as err:
+        tts_pcm(client, tmp_path / "q.pcm")
+    assert err.value.status_code == 429 and err.value.code == "insufficient_quota"
+    assert err.value.body["type"] == "insufficient_quota"
+    api.configure(quota_exhausted=False)
+
+    wrong = openai.OpenAI(api_key="sk-wrong-secret", base_url=api.openai_base_url, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as err:
+        tts_pcm(wrong, tmp_path / "k.pcm")
+    assert err.value.code == "invalid_api_key" and "sk-wrong-secret" not in err.value.response.text
+    assert api.requests[-1]["authorized"] is False and api.requests[-1]["outcome"] == "401"
+
+    with pytest.raises(openai.BadRequestError, match="instructions are not supported by tts-1"):
+        client.audio.speech.create(model="tts-1", voice="alloy", input="hi", response_format="pcm",
+                                   instructions="cheerful")
+    with pytest.raises(openai.BadRequestError, match="only wav and pcm"):
+        client.audio.speech.create(model="tts-1", voice="alloy", input="hi", response_format="mp3")
+    assert [r["outcome"] for r in api.requests] == ["quota", "401", "400", "400"]
+
+
+def test_drop_and_truncate_raise_connection_errors(api, client, tmp_path):
+    api.configure(fail_next=["drop", "truncate"])
+    with pytest.raises(openai.APIConnectionError):            # no response at all
+        tts_pcm(client, tmp_path / "d.pcm")
+    # Truncated body: headers arrive (200, full Content-Length), the body stops half-way. With the streaming
+    # response the SDK does not wrap the error: httpx2 (openai 3.x's HTTP library, NOT httpx) raises
+    # RemoteProtocolError from stream_to_file.
+    with pytest.raises(httpx2.RemoteProtocolError, match="peer closed connection"):
+        tts_pcm(client, tmp_path / "t.pcm")
+    # Non-streaming, the SDK reads the body inside its request loop and wraps it.
+    api.configure(fail_next=["truncate"])
+    with pytest.raises(openai.APIConnectionError):
+        client.audio.speech.create(model="tts-1", voice="alloy", input="hi", response_format="pcm")
+    assert [r["outcome"] for r in api.requests] == ["drop", "truncate", "truncate"]
+    assert api.requests[0]["status"] == 0
+    assert len(tts_pcm(client, tmp_path / "ok.pcm")) == 2 * expected_samples(TEXT)   # the server is fine after
+
+
+def test_rpm_limit_sends_retry_after(api, client):
+    api.configure(rpm=2)
+    for _ in range(2):
+        client.audio.speech.create(model="tts-1", voice="alloy", input="hi", response_format="pcm")
+    with pytest.raises(openai.RateLimitError) as err:
+        client.audio.speech.create(model="tts-1", voice="alloy", input="hi", response_format="pcm")
+    headers = err.value.response.headers
+    assert err.value.code == "rate_limit_exceeded"
+    assert 55_000 < int(headers["retry-after-ms"]) <= 60_000 and headers["retry-after"] == "60"
+    assert api.count(outcome="ok") == 2 and api.count(outcome="429") == 1
+
+
+def test_max_concurrent_rejects_the_second_parallel_request(api, client):
+    api.configure(max_concurrent=1, latency=0.5)
+    results = []
+
+    def call():
+        try:
+            client.audio.speech.create(model="tts-1", voice="alloy", input="hi", response_format="pcm")
+            results.append("ok")
+        except openai.RateLimitError as exc:
+            results.append(exc.response.headers.get("retry-after-ms"))
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(results, key=str) == ["500", "ok"]
+    assert api.max_in_flight == 1
+    assert [r["reason"] for r in api.requests if r["outcome"] == "429"] == ["concurrency"]
+
+
+def test_fail_next_is_consumed_in_order_and_counted(api, client):
+    api.configure(fail_next=["500", "429", "503"])
+    kinds = []
+    for _ in range(4):
+        try:
+            client.audio.speech.create(model="tts-1", voice="alloy", input="hi", response_format="pcm")
+            kinds.append("ok")
+        except openai.APIStatusError as exc:
+            kinds.append(type(exc).__name__)
+    assert kinds == ["InternalServerError", "RateLimitError", "InternalServerError", "ok"]
+    assert api.requests[0]["status"] == 500
+    assert api.count("/v1/audio", outcome="500") == 1 and api.count("/v1/audio/speech") == 4
+    assert api.count(outcome="ok") == 1 and api.max_in_flight == 1
+    api.reset()
+    assert api.count() == 0 and api.knobs()["fail_next"] == []
+
+
+# ------------------------------------------------------------------------------------------- ElevenLabs
+
+def test_elevenlabs_convert_pcm_and_context(api):
+    eleven = ElevenLabs(api_key=KEY, base_url=api.elevenlabs_base_url)
+    text = "Hola, buenos días."
+    audio = b"".join(eleven.text_to_speech.convert(
+        voice_id="v1", text=text, model_id="eleven_multilingual_v2", output_format="pcm_24000",
+        previous_text="a", next_text="b", request_options={"max_retries": 0}))
+    assert len(audio) == 2 * expected_samples(text)
+    samples = np.frombuffer(audio, dtype="<i2")
+    assert abs(dominant_hz(samples[2400:-2400], 24000) - voice_f0("v1")) <= 3
+    record = api.requests[-1]
+    assert record["path"] == "/v1/text-to-speech/v1" and record["query"]["output_format"] == "pcm_24000"
+    assert (record["json"]["previous_text"], record["json"]["next_text"]) == ("a", "b")
+
+    audio16 = b"".join(eleven.text_to_speech.convert(voice_id="v1", text=text, output_format="pcm_16000",
+                                                     request_options={"max_retries": 0}))
+    assert len(audio16) == 2 * expected_samples(text, rate=16000)
+
+    api.configure(fail_next=["quota"])
+    with pytest.raises(ApiError) as err:
+        b"".join(eleven.text_to_speech.convert(voice_id="v1", text=text, output_format="pcm_24000",
+                                               request_options={"max_retries": 0}))
+    assert err.value.status_code == 401 and err.value.body["detail"]["status"] == "quota_exceeded"
+
+    # The ElevenLabs SDK never wraps transport errors: plain httpx exceptions, raised when the generator is consumed.
+    api.configure(fail_next=["drop", "truncate"])
+    for message in ("without sending a response", "peer closed connection"):
+        with pytest.raises(httpx.RemoteProtocolError, match=message):
+            b"".join(eleven.text_to_speech.convert(voice_id="v1", text=text, output_format="pcm_24000",
+                                                   request_options={"max_retries": 0}))
+
+    api.configure(fail_text={"BROKEN": "500"})
+    for _ in range(2):
+        with pytest.raises(ApiError) as err:
+            b"".join(eleven.text_to_speech.convert(voice_id="v1", text="a BROKEN line", output_format="pcm_24000",
+                                                   request_options={"max_retries": 0}))
+        assert err.value.status_code == 500
+    bad_key = ElevenLabs(api_key="nope", base_url=api.elevenlabs_base_url)
+    with pytest.raises(ApiError) as err:
+        b"".join(bad_key.text_to_speech.convert(voice_id="v1", text=text, output_format="pcm_24000",
+                                                request_options={"max_retries": 0}))
+    assert err.value.status_code == 401 and err.value.body["detail"]["status"] == "invalid_api_key"
+    assert [r["outcome"] for r in api.requests] == ["ok", "ok", "quota", "drop", "truncate", "500", "500", "401"]
+
+
+# ------------------------------------------------------------------------------------------- transcription
+
+def test_transcription_segments_follow_the_speech(api, client, tmp_path):
+    rate = 16000
+    t = np.arange(6 * rate) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t)
+    gate = ((t >= 1.0) & (t < 2.0)) | ((t >= 3.5) & (t < 5.0))
+    path = tmp_path / "bursts.wav"
+    path.write_bytes(wav_bytes(np.round(tone * gate * 32767).astype(np.int16), rate))
+    with open(path, "rb") as fh:
+        result = client.audio.transcriptions.create(file=fh, model="whisper-1", response_format="verbose_json",
+                                                    timestamp_granularities=["segment"])
+    starts = [seg.start for seg in result.segments]
+    ends = [seg.end for seg in result.segments]
+    assert len(starts) == 2
+    assert abs(starts[0] - 1.0) <= 0.05 and abs(starts[1] - 3.5) <= 0.05
+    assert abs(ends[0] - 2.0) <= 0.05 and abs(ends[1] - 5.0) <= 0.05
+    assert [seg.text for seg in result.segments] == [" Spoken line number 1.", " Spoken line number 2."]
+    assert abs(result.duration - 6.0) < 0.01 and result.language == "english"
+    record = api.requests[-1]["json"]
+    assert record["model"] == "whisper-1" and record["timestamp_granularities[]"] == ["segment"]
+    assert record["file"]["bytes"] == path.stat().st_size        # metadata only, never the bytes
+
+    api.configure(transcript_lines=["Hola."])
+    with open(path, "rb") as fh:
+        plain = client.audio.transcriptions.create(file=fh, model="whisper-1", response_format="json")
+    assert plain.text == "Hola. Hola."
+
+
+# ------------------------------------------------------------------------------------------- chat
+
+def test_chat_translates_segments_and_drop_id(api, client):
+    doc = {"target_language": "English", "context_before": "", "context_after": "",
+           "segments": [{"id": "0001", "source_text": "Hola", "seconds": 1.2, "max_chars": 20},
+                        {"id": "0002", "source_text": "Adiós", "seconds": 0.8, "max_chars": 15}]}
+    messages = [{"role": "system", "content": "Translate."},
+                {"role": "user", "content": json.dumps(doc, ensure_ascii=False)}]
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    out = json.loads(reply.choices[0].message.content)
+    assert [s["id"] for s in out["segments"]] == ["0001", "0002"]
+    assert out["segments"][1]["text"] == "Adiós [English]"
+    assert reply.choices[0].finish_reason == "stop" and reply.usage.total_tokens > 0
+
+    api.configure(fail_next=["drop_id", "bad_json"])
+    out = json.loads(client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+                     .choices[0].message.content)
+    assert [s["id"] for s in out["segments"]] == ["0001"]
+    content = client.chat.completions.create(model="gpt-4o-mini", messages=messages).choices[0].message.content
+    with pytest.raises(ValueError):
+        json.loads(content)
+    assert [r["outcome"] for r in api.requests] == ["ok", "drop_id", "bad_json"]
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+def test_cli_prints_url_and_serves_stats():
+    script = Path(__file__).with_name("fakeapi.py")
+    proc = subprocess.Popen([sys.executable, str(script), "--duration-limit", "20", "--latency", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("FAKEAPI_URL=http://127.0.0.1:")
+        url = line.split("=", 1)[1]
+        request = urllib.request.Request(url + "/_control", data=json.dumps({"rpm": 5}).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert json.load(resp)["knobs"]["rpm"] == 5
+        with httpx.Client(base_url=url) as http:
+            assert http.post("/v1/audio/speech", json={}).status_code == 401
+            stats = http.get("/_stats").json()
+        assert stats["total"] == 1 and stats["by_path"]["/v1/audio/speech"] == {"401": 1}
+        assert "key" not in stats["knobs"]
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=5) == 0
