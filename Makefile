@@ -1,5 +1,6 @@
 # Set-up and the common calls. `make demo` and `make test` set everything up on a fresh machine.
 
+SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 CORES ?= 5
@@ -10,13 +11,29 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := ffmpeg
 
-.PHONY: setup system-deps demo dub dry-run dag test clean help
+# MAX_CONCURRENT: from the command line, else .env, else 5.
+MAX_CONCURRENT ?= $(or $(shell sed -n 's/^[[:space:]]*\(export[[:space:]]*\)\{0,1\}MAX_CONCURRENT[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\2/p' .env 2>/dev/null | tail -n 1),5)
+# WORKDIR=results/<video> is accepted wherever VIDEO is (make show-logs WORKDIR=results/lesson).
+ifdef WORKDIR
+NAME := $(notdir $(patsubst %/,%,$(WORKDIR)))
+endif
+export PYTHONUNBUFFERED := 1
+ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
+SYNC := --config synth_mode=per-segment max_concurrent=1
+
+.PHONY: setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+	dry-run dag test clean help
 
 help:
-	@echo "make demo                 dub media/demo.mp4 -> results/demo/dubbed.mp4 (sets itself up)"
-	@echo "make test                 run the whole test suite (sets itself up)"
-	@echo "make dub VIDEO=media/x.mp4  dub one video"
-	@echo "make dry-run VIDEO=...    show what would run;  make dag VIDEO=... -> results/<video>/dag.svg"
+	@echo "make demo                       dub media/demo.mp4 -> results/demo/dubbed.mp4 (sets itself up)"
+	@echo "make test                       run the whole test suite (sets itself up)"
+	@echo "make dub VIDEO=media/x.mp4      dub one video (per-segment jobs, --cores $(CORES))"
+	@echo "make full-async VIDEO=...       whole pipeline, async synthesis [MAX_CONCURRENT=$(MAX_CONCURRENT)]"
+	@echo "make synth-async VIDEO=...      synthesis only (async), once the script exists"
+	@echo "make debug-synth-async VIDEO=... [MAX_CONCURRENT=3]  verbose async synthesis -> logs/<video>/synth_async.log"
+	@echo "make full / make synth VIDEO=...  the same, one request at a time"
+	@echo "make show-logs VIDEO=... (or WORKDIR=results/<video>)  the video's logs"
+	@echo "make dry-run VIDEO=...          show what would run;  make dag VIDEO=... -> results/<video>/dag.svg"
 
 setup: system-deps $(VENV)/.installed
 
@@ -38,6 +55,31 @@ demo: setup
 
 dub: setup
 	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4"
+
+full-async: setup
+	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" $(ASYNC)
+
+synth-async: setup
+	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/synth.tsv" $(ASYNC)
+
+debug-synth-async: MAX_CONCURRENT := $(if $(filter command line,$(origin MAX_CONCURRENT)),$(MAX_CONCURRENT),3)
+debug-synth-async: setup
+	DUBBING_LOG_LEVEL=DEBUG $(SNAKEMAKE) --cores $(CORES) --forcerun synth_batch \
+		"results/$(NAME)/synth_batch.json" --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
+	@echo "--- logs/$(NAME)/synth_async.log"; tail -n 40 "logs/$(NAME)/synth_async.log"
+
+full: setup
+	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" $(SYNC)
+
+synth: setup
+	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/synth.tsv" $(SYNC)
+
+show-logs:
+	@if [ ! -d "logs/$(NAME)" ]; then echo "no logs for $(NAME) (looked in logs/$(NAME)/)"; exit 1; fi
+	@find "logs/$(NAME)" -maxdepth 1 -name '*.log' -print0 | sort -z | \
+		while IFS= read -r -d '' f; do echo "=== $$f"; tail -n 20 "$$f"; done
+	@echo "=== per-segment logs (warnings and errors only)"
+	@find "logs/$(NAME)" -mindepth 2 -name '*.log' -print0 | sort -z | xargs -0 -r grep -H -E 'WARNING|ERROR' || true
 
 dry-run: setup
 	$(SNAKEMAKE) -n "results/$(NAME)/dubbed.mp4"

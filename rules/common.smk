@@ -13,6 +13,10 @@ from dubbing.backends import Settings, info as backend_info
 
 validate(config, schema="../config/schema.yaml")
 
+# Cap concurrent API jobs at max_concurrent unless the command line set `--resources api=N`.
+if "api" not in workflow.global_resources:
+    workflow.register_resource("api", config["max_concurrent"])
+
 VIDEO_EXTENSIONS = ("mp4", "mkv", "mov", "webm")
 SUBTITLE_EXTENSIONS = ("srt", "vtt")
 
@@ -153,6 +157,34 @@ def segment_ids(wildcards):
     manifest = checkpoints.segments.get(video=wildcards.video).output[0]
     with open(manifest, encoding="utf-8", newline="") as handle:
         return [row["id"] for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def segment_jsons(wildcards):
+    return expand(
+        "results/{video}/segments/{seg}.json",
+        video=wildcards.video,
+        seg=segment_ids(wildcards),
+    )
+
+
+def tts_path(video, seg):
+    """A segment's raw speech; in async mode it is written by the video's synth_batch checkpoint."""
+    if config["synth_mode"] == "async":
+        checkpoints.synth_batch.get(video=video)
+    return f"results/{video}/tts/{seg}.wav"
+
+
+def tts_for(wildcards):
+    return tts_path(wildcards.video, wildcards.seg)
+
+
+def tts_wavs(wildcards):
+    return [tts_path(wildcards.video, seg) for seg in segment_ids(wildcards)]
+
+
+def api_slots():
+    """Cloud synthesis jobs take one `api` slot each (the global pool is max_concurrent)."""
+    return 1 if backend_info("tts", config["tts_backend"]).key else 0
 
 
 def fitted_wavs(wildcards):

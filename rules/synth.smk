@@ -1,28 +1,61 @@
-# Per segment: synthesize the raw speech, then fit it to its slot. Each is its own job, so
-# `--cores N` runs N at once and an edit to one line re-runs that line only.
+# Synthesis, in one of two modes (config synth_mode), both writing results/<video>/tts/<id>.wav
+# through the shared cache:
+# - per-segment: each segment is its own job, so `--cores N` runs N at once; the `api`
+#   resource caps cloud requests in flight at max_concurrent whatever --cores says;
+# - async: one job per video sends every stale segment from one event loop (aiolimiter RPM cap,
+#   adaptive concurrency up to max_concurrent, live progress bar).
 
 
-rule synth:
-    input:
-        "results/{video}/segments/{seg}.json",
-    output:
-        "results/{video}/tts/{seg}.wav",
-    log:
-        "logs/{video}/synth/{seg}.log",
-    benchmark:
-        "benchmarks/{video}/synth/{seg}.tsv"
-    conda:
-        "../envs/tts.yaml"
-    params:
-        tts=tts_settings(),
-        manifest="results/{video}/segments.tsv",
-    script:
-        "../scripts/synthesize.py"
+if config["synth_mode"] == "per-segment":
+
+    rule synth:
+        input:
+            "results/{video}/segments/{seg}.json",
+        output:
+            wav="results/{video}/tts/{seg}.wav",
+            record="results/{video}/tts/{seg}.json",
+        log:
+            "logs/{video}/synth/{seg}.log",
+        benchmark:
+            "benchmarks/{video}/synth/{seg}.tsv"
+        conda:
+            "../envs/tts.yaml"
+        resources:
+            api=api_slots(),
+        params:
+            tts=tts_settings(),
+            manifest="results/{video}/segments.tsv",
+            cache_dir=config["cache_dir"],
+        script:
+            "../scripts/synthesize.py"
+
+else:
+
+    checkpoint synth_batch:
+        input:
+            segments=segment_jsons,
+        output:
+            "results/{video}/synth_batch.json",
+        log:
+            "logs/{video}/synth_async.log",
+        benchmark:
+            "benchmarks/{video}/synth_async.tsv"
+        conda:
+            "../envs/tts.yaml"
+        params:
+            tts=tts_settings(),
+            manifest="results/{video}/segments.tsv",
+            tts_dir="results/{video}/tts",
+            cache_dir=config["cache_dir"],
+            max_concurrent=config["max_concurrent"],
+            requests_per_minute=config["requests_per_minute"],
+        script:
+            "../scripts/synthesize_batch.py"
 
 
 rule fit:
     input:
-        tts="results/{video}/tts/{seg}.wav",
+        tts=tts_for,
         slot="results/{video}/slots/{seg}.json",
     output:
         wav="results/{video}/fit/{seg}.wav",
@@ -35,3 +68,16 @@ rule fit:
         max_speedup=config["max_speedup"],
     script:
         "../scripts/fit.py"
+
+
+rule synth_index:
+    input:
+        tts_wavs,
+    output:
+        "results/{video}/synth.tsv",
+    log:
+        "logs/{video}/synth_index.log",
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/synth_index.py"

@@ -12,7 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 MEDIA = REPO / "media"
-WORKFLOW_PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles")
+WORKFLOW_PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "Makefile", "requirements.txt")
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 
@@ -25,7 +25,7 @@ def make_workdir(root, media=()):
         if source.is_dir():
             shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(source, root / part)
+            shutil.copy2(source, root / part)  # keeps mtimes: the Makefile sees the venv as up to date
     (root / "media").mkdir(exist_ok=True)
     for source, name in media:
         shutil.copy2(source, root / "media" / name)

@@ -96,30 +96,6 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_b
     write_text_atomic(manifest, format_script(segments))
 
 
-def neighbours(manifest, seg_id):
-    """(previous text, next text) of a segment, from the manifest; prosody hints for some backends."""
-    segments = read_script(manifest)
-    ids = [seg.id for seg in segments]
-    index = ids.index(seg_id)
-    previous = segments[index - 1].text if index > 0 else None
-    following = segments[index + 1].text if index + 1 < len(segments) else None
-    return previous, following
-
-
-def synthesize(segment_json, dest, settings, manifest=None):
-    segment = _load(segment_json)
-    context = (None, None)
-    if manifest and backends.info("tts", settings.backend).uses_context:
-        context = neighbours(manifest, segment["id"])
-    synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
-    with atomic_output(dest, ".wav") as tmp:
-        synthesizer.synthesize(segment["text"], tmp, *context, where=f"{segment_json} (segment {segment['id']})")
-        rate, _channels, frames = audio.wav_info(tmp)
-        if frames == 0:
-            raise DubbingError(segment_json, f"segment {segment['id']}: {settings.backend} returned no audio")
-    log.info("segment %s: %.2f s of audio", segment["id"], frames / rate)
-
-
 def fit(tts_wav, slot_json, dest, report, max_speedup):
     slot = _load(slot_json)
     rate = audio.SAMPLE_RATE

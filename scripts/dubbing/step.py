@@ -1,6 +1,7 @@
 """Running one rule's step: log to the rule's log file, turn known errors into one clear line."""
 
 import logging
+import os
 import sys
 import time
 import traceback
@@ -29,8 +30,9 @@ def setup_logging(log_path=None):
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
     for handler in handlers:
         handler.addFilter(RedactSecrets())
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers,
-                        force=True)
+    level = os.environ.get("DUBBING_LOG_LEVEL", "INFO").upper()  # make debug-synth-async sets DEBUG
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), format="%(asctime)s %(levelname)s %(message)s",
+                        handlers=handlers, force=True)
     for noisy in ("httpx", "httpcore", "openai", "elevenlabs", "faster_whisper"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

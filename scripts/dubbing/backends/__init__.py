@@ -22,6 +22,7 @@ class Backend:
     default_voice: str = ""
     key: str = ""  # environment variable holding the API key ("" = offline)
     uses_context: bool = False  # TTS: wants the neighbouring lines' text (prosody)
+    instruction_models: tuple = ()  # TTS: model-name prefixes that accept delivery instructions
 
 
 ASR = {
@@ -36,7 +37,7 @@ TRANSLATE = {
 TTS = {
     "piper": Backend("tts_piper", max_chars=10_000, default_voice="en_US-joe-medium"),
     "openai": Backend("tts_openai", max_chars=4_096, default_model="gpt-4o-mini-tts", default_voice="alloy",
-                      key="OPENAI_API_KEY"),
+                      key="OPENAI_API_KEY", instruction_models=("gpt-4o",)),
     "elevenlabs": Backend("tts_elevenlabs", max_chars=10_000, default_model="eleven_multilingual_v2",
                           default_voice="21m00Tcm4TlvDq8ikWAM", key="ELEVENLABS_API_KEY", uses_context=True),
 }
@@ -69,6 +70,12 @@ class Settings:
         return dataclasses.replace(
             settings, model=settings.model or backend.default_model, voice=settings.voice or backend.default_voice
         )
+
+
+def effective_instructions(settings):
+    """The TTS instructions that will really be sent ("" for models that do not accept them)."""
+    models = info("tts", settings.backend).instruction_models
+    return settings.instructions if models and settings.model.startswith(models) else ""
 
 
 def info(kind, name):

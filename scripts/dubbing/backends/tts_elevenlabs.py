@@ -44,48 +44,45 @@ class Synthesizer:
         self.settings = settings
         self.client = ElevenLabs(**_client_kwargs(settings))
 
-    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
+    def request_once(self, text, wav_path, previous_text=None, next_text=None):
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
+        try:
+            with open(download, "wb") as out:
+                for chunk in self.client.text_to_speech.convert(
+                    **request_args(self.settings, text, previous_text, next_text)
+                ):
+                    out.write(chunk)
+            pcm_to_wav(download, wav_path, RATE, text)
+        finally:
+            download.unlink(missing_ok=True)
 
-        def attempt():
-            try:
-                with open(download, "wb") as out:
-                    for chunk in self.client.text_to_speech.convert(
-                        **request_args(self.settings, text, previous_text, next_text)
-                    ):
-                        out.write(chunk)
-                pcm_to_wav(download, wav_path, RATE, text)
-            finally:
-                download.unlink(missing_ok=True)
-
-        retry.call(attempt, provider=PROVIDER, where=where, max_retries=self.settings.max_retries)
+    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
+        retry.call(lambda: self.request_once(text, wav_path, previous_text, next_text), provider=PROVIDER,
+                   where=where, max_retries=self.settings.max_retries)
 
 
 class AsyncSynthesizer:
+    """One request per call from an event loop; the caller owns retries and limits (async batch)."""
+
     def __init__(self, settings):
         from elevenlabs.client import AsyncElevenLabs
 
         self.settings = settings
         self.client = AsyncElevenLabs(**_client_kwargs(settings))
 
-    async def synthesize(self, text, wav_path, previous_text=None, next_text=None, where="", on_retry=None):
+    async def request_once(self, text, wav_path, previous_text=None, next_text=None):
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
-
-        async def attempt():
-            try:
-                with open(download, "wb") as out:
-                    async for chunk in self.client.text_to_speech.convert(
-                        **request_args(self.settings, text, previous_text, next_text)
-                    ):
-                        out.write(chunk)
-                pcm_to_wav(download, wav_path, RATE, text)
-            finally:
-                download.unlink(missing_ok=True)
-
-        await retry.acall(attempt, provider=PROVIDER, where=where,
-                          max_retries=self.settings.max_retries, on_retry=on_retry)
+        try:
+            with open(download, "wb") as out:
+                async for chunk in self.client.text_to_speech.convert(
+                    **request_args(self.settings, text, previous_text, next_text)
+                ):
+                    out.write(chunk)
+            pcm_to_wav(download, wav_path, RATE, text)
+        finally:
+            download.unlink(missing_ok=True)
 
     async def aclose(self):
         pass

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from .. import retry
 from ..cloud_audio import pcm_to_wav, repair_wav
-from . import openai_client
+from . import effective_instructions, openai_client
 
+PROVIDER = openai_client.PROVIDER
 RATE = 24000  # OpenAI's pcm is 24 kHz 16-bit mono
-INSTRUCTION_MODELS = ("gpt-4o",)  # only the gpt-4o TTS models accept ``instructions``
 
 
 def request_args(settings, text):
@@ -18,8 +18,9 @@ def request_args(settings, text):
         "response_format": settings.response_format,
         "speed": settings.speed,
     }
-    if settings.instructions and settings.model.startswith(INSTRUCTION_MODELS):
-        args["instructions"] = settings.instructions
+    instructions = effective_instructions(settings)
+    if instructions:
+        args["instructions"] = instructions
     return args
 
 
@@ -37,47 +38,39 @@ class Synthesizer:
         self.settings = settings
         self.client = openai_client.client(settings)
 
-    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
+    def request_once(self, text, wav_path, previous_text=None, next_text=None):
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
+        try:
+            with self.client.audio.speech.with_streaming_response.create(**request_args(self.settings, text)) as r:
+                r.stream_to_file(download)
+            _accept(download, wav_path, self.settings, text)
+        finally:
+            download.unlink(missing_ok=True)
 
-        def attempt():
-            try:
-                with self.client.audio.speech.with_streaming_response.create(
-                    **request_args(self.settings, text)
-                ) as response:
-                    response.stream_to_file(download)
-                _accept(download, wav_path, self.settings, text)
-            finally:
-                download.unlink(missing_ok=True)
-
-        retry.call(attempt, provider=openai_client.PROVIDER, where=where,
+    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
+        retry.call(lambda: self.request_once(text, wav_path), provider=PROVIDER, where=where,
                    max_retries=self.settings.max_retries)
 
 
 class AsyncSynthesizer:
-    """The same requests from one event loop (async batch mode)."""
+    """One request per call from an event loop; the caller owns retries and limits (async batch)."""
 
     def __init__(self, settings):
         self.settings = settings
         self.client = openai_client.async_client(settings)
 
-    async def synthesize(self, text, wav_path, previous_text=None, next_text=None, where="", on_retry=None):
+    async def request_once(self, text, wav_path, previous_text=None, next_text=None):
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
-
-        async def attempt():
-            try:
-                async with self.client.audio.speech.with_streaming_response.create(
-                    **request_args(self.settings, text)
-                ) as response:
-                    await response.stream_to_file(download)
-                _accept(download, wav_path, self.settings, text)
-            finally:
-                download.unlink(missing_ok=True)
-
-        await retry.acall(attempt, provider=openai_client.PROVIDER, where=where,
-                          max_retries=self.settings.max_retries, on_retry=on_retry)
+        try:
+            async with self.client.audio.speech.with_streaming_response.create(
+                **request_args(self.settings, text)
+            ) as response:
+                await response.stream_to_file(download)
+            _accept(download, wav_path, self.settings, text)
+        finally:
+            download.unlink(missing_ok=True)
 
     async def aclose(self):
         await self.client.close()

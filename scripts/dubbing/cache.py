@@ -1,0 +1,103 @@
+"""A content-addressed cache of synthesized speech, shared by every video and run.
+
+An entry's key is the SHA-256 of everything that determines the audio: backend, model, voice,
+instructions (where the model takes them), speed, output format and the normalized text; never
+the API key. Entries are ``<cache_dir>/tts/<k[:2]>/<key>.wav`` with a ``.json`` beside it (what
+was said, by which voice, when). Writes go to a temp file and are renamed into place, so
+concurrent writers of the same key are harmless (the last identical rename wins) and a killed
+writer leaves no entry. Identical lines anywhere are synthesized once; reverting an edit is free.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .backends import effective_instructions
+from .files import atomic_output
+from .script import clean_text
+
+# Bump when the audio a key stands for changes meaning (e.g. a different post-processing).
+VERSION = 1
+
+
+def cache_key(settings, text):
+    """Hex key for ``text`` spoken with ``settings`` (a backends.Settings)."""
+    identity = {
+        "v": VERSION,
+        "backend": settings.backend,
+        "model": settings.model,
+        "voice": settings.voice,
+        "instructions": effective_instructions(settings),  # only what is really sent
+        "speed": round(float(settings.speed), 4),
+        "format": settings.response_format if settings.backend == "openai" else "",
+        "text": clean_text(text),
+    }
+    blob = json.dumps(identity, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+class SpeechCache:
+    def __init__(self, root):
+        self.root = Path(root) / "tts"
+
+    def path(self, key):
+        return self.root / key[:2] / f"{key}.wav"
+
+    def get(self, key):
+        """The entry's path if present, else None."""
+        path = self.path(key)
+        return path if path.is_file() else None
+
+    @contextlib.contextmanager
+    def lock(self, key):
+        """Hold an exclusive lock on ``key`` (across processes), so a line wanted by two jobs at
+        once is requested once: the second finds it cached when the lock is released."""
+        path = self.root / key[:2] / f"{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def put(self, key, wav, meta):
+        """Copy ``wav`` into the cache under ``key`` (atomically) with its metadata."""
+        dest = self.path(key)
+        with atomic_output(dest, ".wav") as tmp:
+            shutil.copyfile(wav, tmp)
+        with atomic_output(dest.with_suffix(".json"), ".json") as tmp:
+            tmp.write_text(json.dumps({**meta, "created": time.time()}, ensure_ascii=False, sort_keys=True) + "\n",
+                           encoding="utf-8")
+        return dest
+
+    def copy_to(self, key, dest):
+        """Copy the entry to ``dest`` (a fresh file with a fresh mtime; never a hard link, whose
+        shared mtime would make other videos' copies look changed)."""
+        with atomic_output(dest, ".wav") as tmp:
+            shutil.copyfile(self.path(key), tmp)
+
+    def stats(self):
+        entries = list(self.root.glob("*/*.wav")) if self.root.is_dir() else []
+        size = sum(p.stat().st_size for p in entries)
+        return {"entries": len(entries), "bytes": size}
+
+    def prune(self, older_than_days):
+        """Delete entries not written or used for ``older_than_days``; returns how many."""
+        cutoff = time.time() - older_than_days * 86400
+        removed = 0
+        for wav in list(self.root.glob("*/*.wav")) if self.root.is_dir() else []:
+            if max(wav.stat().st_mtime, wav.stat().st_atime) < cutoff:
+                for path in (wav, wav.with_suffix(".json"), wav.with_suffix(".lock")):
+                    path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def default_dir():
+    return Path(os.environ.get("DUBBING_CACHE_DIR", "cache"))

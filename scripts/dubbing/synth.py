@@ -1,0 +1,323 @@
+"""Synthesis of a video's segments, through the shared cache: one segment per job, or all at once.
+
+Both modes write the same files: ``tts/<id>.wav`` (the raw speech) and ``tts/<id>.json`` (which
+cache key made it and where it came from), so switching modes re-synthesizes nothing and either
+mode can tell which segments are stale. This module is imported by every per-segment job, so it
+imports nothing heavy; SDKs load only when a request must really be sent.
+"""
+
+import asyncio
+import json
+import logging
+import math
+import sys
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import backends, retry
+from .cache import SpeechCache, cache_key
+from .errors import DubbingError
+from .files import atomic_output, write_text_atomic
+from .script import read_script
+
+log = logging.getLogger("dubbing")
+
+RATE_MARGIN = 1.01  # stay 1 % under the requests-per-minute cap
+
+
+@dataclass
+class Job:
+    """One segment to synthesize."""
+
+    id: str
+    text: str
+    wav: Path
+    record: Path
+    key: str
+    previous_text: str | None = None
+    next_text: str | None = None
+    where: str = ""
+
+
+def _context(manifest, settings):
+    """{id: (previous text, next text)} when the backend wants neighbours' text, else {}."""
+    if not manifest or not backends.info("tts", settings.backend).uses_context:
+        return {}
+    segments = read_script(manifest)
+    return {
+        seg.id: (segments[i - 1].text if i else None, segments[i + 1].text if i + 1 < len(segments) else None)
+        for i, seg in enumerate(segments)
+    }
+
+
+def make_job(segment_json, wav, record, settings, context):
+    segment = json.loads(Path(segment_json).read_text(encoding="utf-8"))
+    previous_text, next_text = context.get(segment["id"], (None, None))
+    return Job(segment["id"], segment["text"], Path(wav), Path(record), cache_key(settings, segment["text"]),
+               previous_text, next_text, where=f"{segment_json} (segment {segment['id']})")
+
+
+def is_current(job):
+    """The segment's audio exists and was made from exactly this text and voice settings."""
+    try:
+        return job.wav.is_file() and json.loads(job.record.read_text(encoding="utf-8"))["key"] == job.key
+    except (FileNotFoundError, ValueError, KeyError):
+        return False
+
+
+def _check_audio(path, job, backend):
+    with wave.open(str(path), "rb") as wav:
+        frames, rate = wav.getnframes(), wav.getframerate()
+    if frames == 0:
+        raise DubbingError(job.where, f"{backend} returned no audio")
+    return frames / rate
+
+
+def _finish(job, cache, settings, source, seconds=None):
+    """Place the cached audio at tts/<id>.wav and record where it came from."""
+    cache.copy_to(job.key, job.wav)
+    write_text_atomic(job.record, json.dumps({"id": job.id, "key": job.key, "source": source,
+                                              "backend": settings.backend, "seconds": seconds}) + "\n")
+
+
+def _store(job, cache, settings, tmp):
+    seconds = _check_audio(tmp, job, settings.backend)
+    cache.put(job.key, tmp, {"text": job.text, "backend": settings.backend, "model": settings.model,
+                             "voice": settings.voice, "seconds": round(seconds, 3)})
+    return round(seconds, 3)
+
+
+def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None):
+    """Per-segment mode: the cache if it has this line, else one request (with retries)."""
+    cache = SpeechCache(cache_dir)
+    job = make_job(segment_json, wav, record, settings, _context(manifest, settings))
+    with cache.lock(job.key):
+        if cache.get(job.key):
+            _finish(job, cache, settings, "cache")
+            log.info("segment %s: from the cache (%s)", job.id, job.key[:12])
+            return "cache"
+        synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
+        with atomic_output(job.wav, ".wav") as tmp:
+            synthesizer.synthesize(job.text, tmp, job.previous_text, job.next_text, where=job.where)
+            seconds = _store(job, cache, settings, tmp)
+    _finish(job, cache, settings, "api", seconds)
+    log.info("segment %s: synthesized, %.2f s", job.id, seconds)
+    return "api"
+
+
+class AdaptiveLimit:
+    """How many requests may be in flight: AIMD on the server's rate-limit answers.
+
+    A 429 ``rate_limit_exceeded`` halves the limit (once per burst: 429s for requests that were
+    already in flight when it was lowered do not lower it again); each success adds 1/limit, so
+    the limit grows by about one per round of requests, back up to ``ceiling``.
+    """
+
+    def __init__(self, ceiling):
+        self.ceiling = ceiling
+        self.limit = float(ceiling)
+        self.in_flight = 0
+        self._changed = asyncio.Condition()
+        self._epoch = 0  # bumped on each decrease
+        self.decreases = 0
+
+    @property
+    def allowed(self):
+        return max(1, math.floor(self.limit))
+
+    async def acquire(self):
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight < self.allowed)
+            self.in_flight += 1
+            return self._epoch
+
+    async def release(self, epoch, outcome):
+        async with self._changed:
+            self.in_flight -= 1
+            before = self.allowed
+            if outcome == "rate_limited" and epoch == self._epoch and self.limit > 1:
+                self.limit = max(1.0, self.limit / 2)
+                self._epoch += 1
+                self.decreases += 1
+            elif outcome == "ok" and self.limit < self.ceiling:
+                self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+            if self.allowed != before:
+                log.info("concurrency %d -> %d (%s)", before, self.allowed,
+                         "rate limited" if outcome == "rate_limited" else "recovering")
+            self._changed.notify_all()
+
+
+@dataclass
+class BatchStats:
+    total: int = 0
+    kept: int = 0
+    cached: int = 0
+    sent: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    failed: dict = field(default_factory=dict)
+
+
+class _Progress:
+    """A live tqdm bar on stderr: segments done / total, rate, ETA, retries, concurrency."""
+
+    def __init__(self, total, stats, limit):
+        from tqdm import tqdm
+
+        self.stats, self.limit = stats, limit
+        self.bar = tqdm(total=total, unit="seg", desc="synthesizing", file=sys.stderr, mininterval=0.5,
+                        dynamic_ncols=True, disable=total == 0)
+
+    def update(self, done=0):
+        self.bar.set_postfix(retries=self.stats.retries, in_flight=f"{self.limit.in_flight}/{self.limit.allowed}",
+                             refresh=False)
+        self.bar.update(done)
+
+    def close(self):
+        self.bar.close()
+
+
+async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_minute):
+    from aiolimiter import AsyncLimiter
+
+    synthesizer = backends.load("tts", settings.backend).AsyncSynthesizer(settings)
+    # Requests are spaced evenly (a bucket of one), not let out in a burst of a minute's worth:
+    # providers count over sliding windows shorter than a minute, and a burst earns 429s.
+    rate = AsyncLimiter(1, 60.0 / requests_per_minute * RATE_MARGIN) if requests_per_minute else None
+    limit = AdaptiveLimit(max_concurrent)
+    progress = _Progress(len(jobs), stats, limit)
+    provider = getattr(backends.load("tts", settings.backend), "PROVIDER", settings.backend)
+
+    async def one(job):
+        async def attempt():
+            epoch = await limit.acquire()
+            outcome = "error"
+            try:
+                if rate:
+                    await rate.acquire()
+                stats.requests += 1
+                sent = time.monotonic()
+                log.debug("segment %s: request sent (%d characters, %d in flight)", job.id, len(job.text),
+                          limit.in_flight)
+                await synthesizer.request_once(job.text, tmp, job.previous_text, job.next_text)
+                log.debug("segment %s: audio received in %.2f s", job.id, time.monotonic() - sent)
+                outcome = "ok"
+            except Exception as exc:
+                verdict = retry.classify(exc)
+                outcome = "rate_limited" if verdict and verdict.rate_limited else "error"
+                raise
+            finally:
+                await limit.release(epoch, outcome)
+
+        def counted(verdict):
+            stats.retries += 1
+            stats.rate_limited += verdict.rate_limited
+            progress.update()
+
+        try:
+            with atomic_output(job.wav, ".wav") as tmp:
+                await retry.acall(attempt, provider=provider, where=job.where, max_retries=settings.max_retries,
+                                  on_retry=counted)
+                seconds = _store(job, cache, settings, tmp)
+            _finish(job, cache, settings, "api", seconds)
+            stats.sent += 1
+        except retry.GaveUp as err:
+            stats.failed[job.id] = err.problem
+        finally:
+            progress.update(1)
+
+    try:
+        tasks = [asyncio.ensure_future(one(job)) for job in jobs]
+        try:
+            await asyncio.gather(*tasks)
+        except DubbingError:
+            for task in tasks:  # a permanent error (quota, key): stop everything at once
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+    finally:
+        progress.close()
+        await synthesizer.aclose()
+    return limit
+
+
+def _run_local(jobs, settings, cache, stats):
+    """Offline backends: one voice loaded once, segments one after another in this process."""
+    if not jobs:
+        return
+    synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
+    progress = _Progress(len(jobs), stats, AdaptiveLimit(1))
+    try:
+        for job in jobs:
+            with atomic_output(job.wav, ".wav") as tmp:
+                synthesizer.synthesize(job.text, tmp, job.previous_text, job.next_text, where=job.where)
+                seconds = _store(job, cache, settings, tmp)
+            _finish(job, cache, settings, "api", seconds)
+            stats.sent += 1
+            progress.update(1)
+    finally:
+        progress.close()
+
+
+def synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manifest=None, max_concurrent=5,
+                     requests_per_minute=0):
+    """Async mode: every stale segment of a video in one process, longest first, within the limits."""
+    started = time.monotonic()
+    cache = SpeechCache(cache_dir)
+    context = _context(manifest, settings)
+    tts_dir = Path(tts_dir)
+    jobs = [make_job(path, tts_dir / f"{Path(path).stem}.wav", tts_dir / f"{Path(path).stem}.json", settings, context)
+            for path in segment_jsons]
+    stats = BatchStats(total=len(jobs))
+    to_send, seen = [], {}
+    for job in jobs:
+        if is_current(job):
+            stats.kept += 1
+        elif cache.get(job.key):
+            _finish(job, cache, settings, "cache")
+            stats.cached += 1
+        elif job.key in seen:
+            seen[job.key].append(job)  # the same line twice in this video: one request
+        else:
+            seen[job.key] = [job]
+            to_send.append(job)
+    to_send.sort(key=lambda job: len(job.text), reverse=True)  # longest first: the tail is short
+    log.info("%d segments: %d up to date, %d from the cache, %d to synthesize", stats.total, stats.kept,
+             stats.cached, len(to_send))
+    if backends.info("tts", settings.backend).key:
+        asyncio.run(_run_cloud(to_send, settings, cache, stats, max_concurrent, requests_per_minute))
+    else:
+        _run_local(to_send, settings, cache, stats)
+    for first in to_send:
+        for twin in seen[first.key][1:]:
+            if cache.get(twin.key):
+                _finish(twin, cache, settings, "cache")
+                stats.cached += 1
+    elapsed = time.monotonic() - started
+    summary = (f"{stats.total} segments in {elapsed:.1f} s: {stats.sent} synthesized, {stats.cached} from the cache, "
+               f"{stats.kept} already up to date; {stats.requests} requests, {stats.retries} retries, "
+               f"{stats.rate_limited} rate-limited")
+    log.info("%s", summary)
+    print(summary, file=sys.stderr)
+    if stats.failed:
+        listed = "; ".join(f"segment {seg_id}: {problem}" for seg_id, problem in sorted(stats.failed.items()))
+        raise DubbingError(tts_dir, f"{len(stats.failed)} segment(s) failed (the others are kept; rerun to retry "
+                                    f"only these): {listed}")
+    write_text_atomic(report, json.dumps({"segments": stats.total, "synthesized": stats.sent, "cached": stats.cached,
+                                          "kept": stats.kept, "requests": stats.requests, "retries": stats.retries,
+                                          "rate_limited": stats.rate_limited, "seconds": round(elapsed, 2)},
+                                         indent=1) + "\n")
+
+
+def write_index(wavs, dest):
+    """results/<video>/synth.tsv: per segment, its audio length and whether it came from the API or the cache."""
+    rows = ["id\tseconds\tsource\tkey"]
+    for wav in wavs:
+        record = json.loads(Path(wav).with_suffix(".json").read_text(encoding="utf-8"))
+        with wave.open(str(wav), "rb") as audio:
+            seconds = audio.getnframes() / audio.getframerate()
+        rows.append(f"{record['id']}\t{seconds:.3f}\t{record['source']}\t{record['key']}")
+    write_text_atomic(dest, "\n".join(rows) + "\n")

@@ -1,0 +1,141 @@
+"""Concurrent synthesis: both modes against the local server; limits as the server sees them."""
+
+import asyncio
+import subprocess
+
+import pytest
+from conftest import MEDIA, REPO, clean_env, make_workdir, run_snakemake
+from fakeapi import FakeAPI
+
+from dubbing.synth import AdaptiveLimit
+
+pytestmark = pytest.mark.e2e
+KEY = "sk-test-concurrency-0123456789"
+
+
+@pytest.fixture
+def api():
+    with FakeAPI(key=KEY) as server:
+        yield server
+
+
+def env_for(api):
+    return clean_env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=api.openai_base_url)
+
+
+def lesson(tmp_path, lines, name="wf"):
+    """The demo video with a script of ``lines`` short lines, one every 1.2 s."""
+    workdir = make_workdir(tmp_path / name, [(MEDIA / "demo.mp4", "lesson.mp4")])
+    rows = "".join(f"{i:04d}\t{0.5 + 1.2 * (i - 1):.3f}\t{1.3 + 1.2 * (i - 1):.3f}\tLine number {i} of the lesson.\n"
+                   for i in range(1, lines + 1))
+    (workdir / "media" / "lesson.script.tsv").write_text("id\tstart\tend\ttext\n" + rows, encoding="utf-8")
+    return workdir
+
+
+def speech(api):
+    return [r for r in api.requests if r["path"] == "/v1/audio/speech"]
+
+
+def test_async_mode_never_exceeds_max_concurrent(api, tmp_path):
+    workdir = lesson(tmp_path, 12)
+    api.configure(latency=0.4)
+    done = run_snakemake(workdir, "results/lesson/synth.tsv", "--config", "tts_backend=openai", "synth_mode=async",
+                         "max_concurrent=3", env=env_for(api))
+    assert api.max_in_flight == 3  # reached, never passed
+    assert len(speech(api)) == 12 and all(r["outcome"] == "ok" for r in speech(api))
+    # The live progress bar and the summary reach the terminal.
+    assert "synthesizing" in done.stdout and "12/12" in done.stdout
+    assert "12 segments in" in done.stdout and "12 requests, 0 retries" in done.stdout
+
+
+def test_per_segment_jobs_send_at_most_max_concurrent_whatever_the_cores(api, tmp_path):
+    workdir = lesson(tmp_path, 8)
+    api.configure(latency=0.8)
+    run_snakemake(workdir, "--cores", "8", "results/lesson/synth.tsv", "--config", "tts_backend=openai",
+                  "max_concurrent=2", env=env_for(api))
+    assert len(speech(api)) == 8 and api.max_in_flight == 2
+
+
+def test_async_mode_paces_requests_under_the_requests_per_minute_cap(api, tmp_path):
+    workdir = lesson(tmp_path, 8)
+    api.configure(rpm=120)
+    run_snakemake(workdir, "results/lesson/synth.tsv", "--config", "tts_backend=openai", "synth_mode=async",
+                  "requests_per_minute=120", env=env_for(api))
+    requests = speech(api)
+    assert [r["outcome"] for r in requests] == ["ok"] * 8
+    # Evenly spaced at 60/120 s as they reach the server, never a burst.
+    arrivals = sorted(r["t"] for r in requests)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert min(gaps) >= 0.45, gaps
+
+
+def test_a_429_storm_lowers_concurrency_and_it_recovers(api, tmp_path):
+    workdir = lesson(tmp_path, 20)
+    api.configure(latency=0.3, max_concurrent=2)  # the account allows 2 at once; we ask for 8
+    done = run_snakemake(workdir, "results/lesson/synth.tsv", "--config", "tts_backend=openai", "synth_mode=async",
+                         "max_concurrent=8", env=env_for(api))
+    log = (workdir / "logs" / "lesson" / "synth_async.log").read_text()
+    assert "concurrency 8 -> 4 (rate limited)" in log and "-> 2 (rate limited)" in log
+    rejected = sum(r["outcome"] == "429" for r in speech(api))
+    assert sum(r["outcome"] == "ok" for r in speech(api)) == 20
+    # Without back-off every round would send 6 requests too many (about 60 429s for 20 lines).
+    assert rejected < 20, rejected
+    assert "20 segments in" in done.stdout
+
+
+def test_both_modes_make_identical_audio_and_switching_sends_nothing(api, tmp_path):
+    env = env_for(api)
+    per_segment, batch = lesson(tmp_path, 5, "a"), lesson(tmp_path, 5, "b")
+    run_snakemake(per_segment, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", env=env)
+    run_snakemake(batch, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", "synth_mode=async", env=env)
+    assert len(speech(api)) == 10
+    for wav in sorted((per_segment / "results" / "lesson" / "tts").glob("*.wav")):
+        assert wav.read_bytes() == (batch / "results" / "lesson" / "tts" / wav.name).read_bytes()
+    api.reset()
+    switched = run_snakemake(per_segment, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai",
+                             "synth_mode=async", env=env)
+    run_snakemake(batch, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", env=env)
+    assert speech(api) == []
+    assert "rule fit" not in switched.stdout  # nothing downstream re-ran either
+
+
+def test_adaptive_limit_halves_once_per_burst_and_grows_back():
+    async def scenario():
+        limit = AdaptiveLimit(8)
+        epochs = [await limit.acquire() for _ in range(8)]
+        for epoch in epochs[:4]:  # four 429s from the same burst: one decrease
+            await limit.release(epoch, "rate_limited")
+        assert limit.allowed == 4 and limit.decreases == 1
+        for epoch in epochs[4:]:
+            await limit.release(epoch, "ok")
+        for _ in range(40):
+            await limit.release(await limit.acquire(), "ok")
+        return limit
+
+    limit = asyncio.run(scenario())
+    assert limit.allowed == 8  # back to the ceiling after enough successes
+
+
+def test_seed_make_commands_work(tmp_path):
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / name, name) for name in ("demo.mp4", "demo.script.tsv")])
+    make = ["make", f"VENV={REPO / '.venv'}", "CORES=2"]
+
+    def run(*args):
+        done = subprocess.run(make + list(args), cwd=workdir, capture_output=True, text=True, env=clean_env(),
+                              timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout + done.stderr
+
+    run("synth-async", "VIDEO=media/demo.mp4")
+    assert (workdir / "results" / "demo" / "synth.tsv").is_file()
+    out = run("full-async", "VIDEO=media/demo.mp4", "MAX_CONCURRENT=4")
+    assert (workdir / "results" / "demo" / "dubbed.mp4").is_file() and "max_concurrent=4" in out
+    out = run("debug-synth-async", "VIDEO=media/demo.mp4")
+    assert "max_concurrent=3" in out and "--- logs/demo/synth_async.log" in out
+    assert "6 segments in" in (workdir / "logs" / "demo" / "synth_async.log").read_text()
+    (workdir / ".env").write_text("MAX_CONCURRENT=7\n")
+    assert "max_concurrent=7" in run("full-async", "VIDEO=media/demo.mp4")
+    out = run("show-logs", "WORKDIR=results/demo")
+    assert "=== logs/demo/mux.log" in out
+    out = run("full", "VIDEO=media/demo.mp4")
+    assert "synth_mode=per-segment max_concurrent=1" in out
