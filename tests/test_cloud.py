@@ -147,11 +147,21 @@ def test_key_from_dotenv_file(api, tmp_path):
     assert_key_nowhere(workdir)
 
 
-def test_temporary_failures_are_retried_and_no_bad_audio_is_kept(api, tmp_path):
+MODES = pytest.mark.parametrize("mode", ["per-segment", "async"])
+
+
+def synth_logs(workdir, mode):
+    logs = workdir / "logs" / "lesson"
+    files = logs.glob("synth/*.log") if mode == "per-segment" else [logs / "synth_async.log"]
+    return "".join(path.read_text() for path in files)
+
+
+@MODES
+def test_temporary_failures_are_retried_and_no_bad_audio_is_kept(api, tmp_path, mode):
     workdir = lesson(tmp_path)
     api.configure(fail_next=["429", "500", "drop", "truncate", "503", "408", "slow"])
     run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", "request_timeout=2",
-                  env=cloud_env(api))
+                  f"synth_mode={mode}", env=cloud_env(api))
     rows = script_rows(workdir)
     outcomes = [r["outcome"] for r in speech_requests(api)]
     assert outcomes.count("ok") == len(rows)
@@ -159,8 +169,8 @@ def test_temporary_failures_are_retried_and_no_bad_audio_is_kept(api, tmp_path):
     # gives up on it, after the client's 2 s timeout and its successful retry).
     assert sorted(o for o in outcomes if o != "ok") == sorted(["429", "500", "drop", "truncate", "503", "408"])
     assert len(outcomes) <= len(rows) + 7
-    logs = "".join(p.read_text() for p in (workdir / "logs" / "lesson" / "synth").glob("*.log"))
-    assert "APITimeoutError" in logs and "RemoteProtocolError" in logs  # the timeout and the cut-off body
+    logs = synth_logs(workdir, mode)
+    assert "Timeout" in logs and "complete message body" in logs  # the timeout and the cut-off body
     assert "429 rate_limit_exceeded; retry 1/6 in 0.1 s" in logs  # the server's retry-after-ms (50) was honoured
     dub = decode(workdir / "results" / "lesson" / "dub.wav", RATE)
     for row in rows:  # every line is there, none replaced by silence or a cut-off body
@@ -170,11 +180,12 @@ def test_temporary_failures_are_retried_and_no_bad_audio_is_kept(api, tmp_path):
     assert_key_nowhere(workdir)
 
 
-def test_a_segment_that_keeps_failing_is_named_and_only_it_is_redone(api, tmp_path):
+@MODES
+def test_a_segment_that_keeps_failing_is_named_and_only_it_is_redone(api, tmp_path, mode):
     workdir = lesson(tmp_path)
     api.configure(fail_text={"salty": "500"})
     done = run_snakemake(workdir, "results/lesson/dubbed.mp4", "--keep-going", "--config", "tts_backend=openai",
-                         "max_retries=2", env=cloud_env(api), check=False)
+                         "max_retries=2", f"synth_mode={mode}", env=cloud_env(api), check=False)
     assert done.returncode != 0
     assert "segment 0003" in done.stdout and "still failing after 2 retries: 500" in done.stdout
     tts = workdir / "results" / "lesson" / "tts"
@@ -183,10 +194,11 @@ def test_a_segment_that_keeps_failing_is_named_and_only_it_is_redone(api, tmp_pa
     api.reset()
     api.configure(fail_text={})
     run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", "max_retries=2",
-                  env=cloud_env(api))
+                  f"synth_mode={mode}", env=cloud_env(api))
     assert [r["json"]["input"] for r in speech_requests(api)] == ["Most of the planet's water is salty."]
 
 
+@MODES
 @pytest.mark.parametrize(
     "knobs, config, expected",
     [
@@ -196,18 +208,30 @@ def test_a_segment_that_keeps_failing_is_named_and_only_it_is_redone(api, tmp_pa
     ],
     ids=["quota", "bad-key", "bad-request"],
 )
-def test_permanent_errors_stop_the_run_at_once(api, tmp_path, knobs, config, expected):
+def test_permanent_errors_stop_the_run_at_once(api, tmp_path, knobs, config, expected, mode):
     workdir = lesson(tmp_path)
     api.configure(**knobs)
     started = time.monotonic()
     done = run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", *config,
-                         env=cloud_env(api), check=False)
+                         f"synth_mode={mode}", env=cloud_env(api), check=False)
     elapsed = time.monotonic() - started
     assert done.returncode != 0 and expected in done.stdout
-    assert len(speech_requests(api)) <= 2  # never retried: at most the jobs already running (--cores 2)
+    # Never retried: at most the requests already in flight (2 jobs, or the async mode's 5).
+    assert len(speech_requests(api)) <= (2 if mode == "per-segment" else 5)
     assert elapsed < 60  # generous bound; the point is "not after minutes of retries"
     assert not list((workdir / "results" / "lesson" / "tts").glob("*.wav"))
     assert_key_nowhere(workdir)
+
+
+def test_elevenlabs_async_uses_the_sdk_with_neighbours(api, tmp_path):
+    workdir = lesson(tmp_path, rows=3)
+    run_snakemake(workdir, "results/lesson/synth.tsv", "--config", "tts_backend=elevenlabs", "synth_mode=async",
+                  env=cloud_env(api))
+    requests = [r for r in api.requests if r["path"].startswith("/v1/text-to-speech/")]
+    rows = script_rows(workdir)
+    assert len(requests) == 3 and all(r["query"]["output_format"] == "pcm_24000" for r in requests)
+    middle = next(r for r in requests if r["json"]["text"] == rows[1]["text"])
+    assert middle["json"]["previous_text"] == rows[0]["text"] and middle["json"]["next_text"] == rows[2]["text"]
 
 
 def test_each_voice_is_the_one_requested(api, tmp_path):

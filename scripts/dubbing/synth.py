@@ -191,11 +191,15 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
     progress = _Progress(len(jobs), stats, limit)
     provider = getattr(backends.load("tts", settings.backend), "PROVIDER", settings.backend)
 
+    stop = asyncio.Event()  # set by a permanent error (quota, key): nothing more is sent
+
     async def one(job):
         async def attempt():
             epoch = await limit.acquire()
             outcome = "error"
             try:
+                if stop.is_set():
+                    raise asyncio.CancelledError
                 if rate:
                     await rate.acquire()
                 stats.requests += 1
@@ -208,6 +212,8 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
             except Exception as exc:
                 verdict = retry.classify(exc)
                 outcome = "rate_limited" if verdict and verdict.rate_limited else "error"
+                if verdict is None or not verdict.retry:
+                    stop.set()  # before the slot is released, so no waiting request slips out
                 raise
             finally:
                 await limit.release(epoch, outcome)

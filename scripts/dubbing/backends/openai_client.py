@@ -6,17 +6,25 @@ from ..errors import DubbingError
 PROVIDER = "OpenAI"
 
 
-def client_kwargs(settings):
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def api_key():
     key = secrets.get("OPENAI_API_KEY")
     if not key:
         raise DubbingError("OPENAI_API_KEY", "not set; export it or put it in .env (see README, 'Cloud backends')")
+    return key
+
+
+def base_url():
+    return secrets.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+
+
+def client_kwargs(settings):
     import openai
 
-    kwargs = {"api_key": key, "max_retries": 0, "timeout": openai.Timeout(settings.timeout, connect=10.0)}
-    base_url = secrets.get("OPENAI_BASE_URL")
-    if base_url:
-        kwargs["base_url"] = base_url
-    return kwargs
+    return {"api_key": api_key(), "base_url": base_url(), "max_retries": 0,
+            "timeout": openai.Timeout(settings.timeout, connect=10.0)}
 
 
 def client(settings):

@@ -1,13 +1,16 @@
 """ElevenLabs speech (``/v1/text-to-speech/{voice_id}``): raw PCM, neighbours' text for prosody."""
 
 from pathlib import Path
+from urllib.parse import quote
 
 from .. import retry, secrets
 from ..cloud_audio import pcm_to_wav
 from ..errors import DubbingError
+from . import http_audio
 
 PROVIDER = "ElevenLabs"
 RATE = 24000
+DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 NO_SDK_RETRIES = {"max_retries": 0}  # one retry loop: ours
 
 
@@ -38,21 +41,22 @@ def request_args(settings, text, previous_text, next_text):
 
 
 class Synthesizer:
-    def __init__(self, settings):
-        from elevenlabs.client import ElevenLabs
+    """Per-segment jobs: one request per process over the lean HTTP path (see http_audio)."""
 
+    def __init__(self, settings):
         self.settings = settings
-        self.client = ElevenLabs(**_client_kwargs(settings))
+        kwargs = _client_kwargs(settings)
+        self.key, self.base_url = kwargs["api_key"], kwargs.get("base_url", DEFAULT_BASE_URL).rstrip("/")
 
     def request_once(self, text, wav_path, previous_text=None, next_text=None):
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
+        args = request_args(self.settings, text, previous_text, next_text)
+        body = {name: args[name] for name in ("text", "model_id", "previous_text", "next_text") if name in args}
         try:
-            with open(download, "wb") as out:
-                for chunk in self.client.text_to_speech.convert(
-                    **request_args(self.settings, text, previous_text, next_text)
-                ):
-                    out.write(chunk)
+            http_audio.post_audio(f"{self.base_url}/v1/text-to-speech/{quote(args['voice_id'], safe='')}", download,
+                                  headers={"xi-api-key": self.key}, json_body=body,
+                                  params={"output_format": args["output_format"]}, timeout=self.settings.timeout)
             pcm_to_wav(download, wav_path, RATE, text)
         finally:
             download.unlink(missing_ok=True)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from .. import retry
 from ..cloud_audio import pcm_to_wav, repair_wav
-from . import effective_instructions, openai_client
+from . import effective_instructions, http_audio, openai_client
 
 PROVIDER = openai_client.PROVIDER
 RATE = 24000  # OpenAI's pcm is 24 kHz 16-bit mono
@@ -34,16 +34,19 @@ def _accept(download, wav_path, settings, text):
 
 
 class Synthesizer:
+    """Per-segment jobs: one request per process over the lean HTTP path (see http_audio)."""
+
     def __init__(self, settings):
         self.settings = settings
-        self.client = openai_client.client(settings)
+        self.key = openai_client.api_key()
+        self.url = openai_client.base_url().rstrip("/") + "/audio/speech"
 
     def request_once(self, text, wav_path, previous_text=None, next_text=None):
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
         try:
-            with self.client.audio.speech.with_streaming_response.create(**request_args(self.settings, text)) as r:
-                r.stream_to_file(download)
+            http_audio.post_audio(self.url, download, headers={"Authorization": f"Bearer {self.key}"},
+                                  json_body=request_args(self.settings, text), timeout=self.settings.timeout)
             _accept(download, wav_path, self.settings, text)
         finally:
             download.unlink(missing_ok=True)
