@@ -18,10 +18,13 @@ ifdef WORKDIR
 NAME := $(notdir $(patsubst %/,%,$(WORKDIR)))
 endif
 export PYTHONUNBUFFERED := 1
+CACHE_DIR ?= cache
+DAYS ?= 30
+PLAN_CONFIG ?=
 ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
 SYNC := --config synth_mode=per-segment max_concurrent=1
 
-.PHONY: setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+.PHONY: plan cache-stats cache-prune bench setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help
 
 help:
@@ -33,6 +36,9 @@ help:
 	@echo "make debug-synth-async VIDEO=... [MAX_CONCURRENT=3]  verbose async synthesis -> logs/<video>/synth_async.log"
 	@echo "make full / make synth VIDEO=...  the same, one request at a time"
 	@echo "make show-logs VIDEO=... (or WORKDIR=results/<video>)  the video's logs"
+	@echo "make plan VIDEO=... [PLAN_CONFIG='--config tts_backend=openai']  what synthesis would send and cost"
+	@echo "make cache-stats / make cache-prune DAYS=30   the shared synthesis cache (cache/)"
+	@echo "make bench                      synthesis benchmark against the local test server"
 	@echo "make dry-run VIDEO=...          show what would run;  make dag VIDEO=... -> results/<video>/dag.svg"
 
 setup: system-deps $(VENV)/.installed
@@ -90,6 +96,18 @@ dag: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest
+
+plan: setup
+	$(SNAKEMAKE) "results/$(NAME)/plan.json" --cores 1 --forcerun plan --quiet rules progress $(PLAN_CONFIG)
+
+cache-stats: setup
+	$(VENV)/bin/python scripts/cache_tool.py stats --cache-dir "$(CACHE_DIR)"
+
+cache-prune: setup
+	$(VENV)/bin/python scripts/cache_tool.py prune --cache-dir "$(CACHE_DIR)" --days $(DAYS)
+
+bench: setup
+	$(VENV)/bin/python scripts/bench_synth.py
 
 clean:
 	rm -rf results logs benchmarks .snakemake

@@ -114,29 +114,39 @@ def tts_settings():
     ).__dict__
 
 
-def missing_keys():
-    """API keys the configured cloud backends need but the environment and .env lack."""
-    needed = {
-        backend_info(kind, name).key
-        for kind, name in (
-            (
-                "asr",
-                (
-                    config["asr_backend"]
-                    if config["asr_backend"] != "auto"
-                    else "subtitles"
-                ),
-            ),
-            ("translate", config["translate_backend"]),
-            ("tts", config["tts_backend"]),
-        )
-    }
-    return sorted(name for name in needed if name and not secrets.get(name))
+# Which rules send requests with which configured backend.
+KEYED_RULES = {
+    "transcribe": ("asr", None),
+    "translate": ("translate", "translate_backend"),
+    "synth": ("tts", "tts_backend"),
+    "synth_batch": ("tts", "tts_backend"),
+}
+
+
+def key_for(rule_name, job_wildcards):
+    kind, config_key = KEYED_RULES.get(rule_name, (None, None))
+    if kind is None:
+        return ""
+    name = asr_backend_for(job_wildcards) if kind == "asr" else config[config_key]
+    return backend_info(kind, name).key
 
 
 def check_keys(log):
-    """Stop before any job runs if a cloud backend has no key (dry runs never get here)."""
-    missing = missing_keys()
+    """Stop before any job runs if a job about to run needs an API key that is not set.
+
+    Dry runs never get here; neither does a run whose cloud jobs are all up to date (e.g. `make plan`).
+    """
+    jobs = list(workflow.dag.needrun_jobs())
+    needed = {key_for(job.rule.name, job.wildcards) for job in jobs}
+    # Synthesis jobs appear only after the segments checkpoint has run: if it will run and the
+    # targets go beyond planning, they will follow.
+    targets = {job.rule.name for job in workflow.dag.targetjobs}
+    if any(job.rule.name == "segments" for job in jobs) and targets - {
+        "plan",
+        "segments",
+    }:
+        needed.add(backend_info("tts", config["tts_backend"]).key)
+    missing = sorted(name for name in needed if name and not secrets.get(name))
     if missing:
         raise WorkflowError(
             f"{', '.join(missing)}: not set, but the configured backends need it; export it or "

@@ -81,3 +81,22 @@ rule synth_index:
         "../envs/audio.yaml"
     script:
         "../scripts/synth_index.py"
+
+
+rule plan:
+    input:
+        segments=segment_jsons,
+    output:
+        "results/{video}/plan.json",
+    log:
+        "logs/{video}/plan.log",
+    conda:
+        "../envs/audio.yaml"
+    params:
+        tts=tts_settings(),
+        tts_dir="results/{video}/tts",
+        cache_dir=config["cache_dir"],
+        prices=config["prices"],
+        max_concurrent=config["max_concurrent"],
+    script:
+        "../scripts/plan.py"

@@ -1,0 +1,80 @@
+"""Planning before spending: what a synthesis run would send, cost and take, from the cache's view.
+
+Reads the split script (``results/<video>/segments/<id>.json``, made by the segments checkpoint,
+which sends nothing), computes each line's cache key with the current settings, and counts what
+is already done (the segment's audio was made from that key), what the shared cache can serve, and
+what must be requested: lines, characters, estimated cost and wall time.
+"""
+
+import json
+import math
+from pathlib import Path
+
+from . import backends
+from .cache import SpeechCache
+from .synth import is_current, make_job
+
+# Estimated request latency (seconds) for the wall-time estimate: a fixed part plus per character.
+LATENCY_BASE = 0.4
+LATENCY_PER_CHAR = 0.02
+
+
+def price_per_million(prices, settings):
+    """USD per million characters for this backend/model (0 for offline backends)."""
+    if not backends.info("tts", settings.backend).key:
+        return 0.0
+    by_backend = prices.get(settings.backend, {})
+    return float(by_backend.get(settings.model, by_backend.get("default", 0.0)))
+
+
+def plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent):
+    cache = SpeechCache(cache_dir)
+    tts_dir = Path(tts_dir)
+    jobs = [make_job(p, tts_dir / f"{Path(p).stem}.wav", tts_dir / f"{Path(p).stem}.json", settings, {})
+            for p in segment_jsons]
+    done, cached, to_send, keys = [], [], [], set()
+    for job in jobs:
+        if is_current(job):
+            done.append(job)
+        elif cache.get(job.key) or job.key in keys:
+            cached.append(job)  # the cache (or an identical line sent in this run) serves it
+        else:
+            keys.add(job.key)
+            to_send.append(job)
+    chars = sum(len(job.text) for job in to_send)
+    latencies = sorted((LATENCY_BASE + LATENCY_PER_CHAR * len(job.text) for job in to_send), reverse=True)
+    wall = max(sum(latencies) / max_concurrent, latencies[0]) if latencies else 0.0
+    return {
+        "backend": settings.backend, "model": settings.model, "voice": settings.voice,
+        "segments": len(jobs), "up_to_date": len(done), "cache_hits": len(cached), "to_synthesize": len(to_send),
+        "characters": chars, "cost_usd": round(chars / 1e6 * price_per_million(prices, settings), 4),
+        "wall_seconds": math.ceil(wall), "max_concurrent": max_concurrent,
+        "to_synthesize_ids": [job.id for job in to_send],
+    }
+
+
+def format_plan(video, summary, price):
+    lines = [
+        f"Plan for {video} ({summary['backend']} {summary['model'] or ''} voice {summary['voice']}):",
+        f"  segments total        {summary['segments']}",
+        f"  already up to date    {summary['up_to_date']}",
+        f"  served by the cache   {summary['cache_hits']}",
+        f"  to synthesize         {summary['to_synthesize']}"
+        + (f"  ({', '.join(summary['to_synthesize_ids'][:10])}{' ...' if summary['to_synthesize'] > 10 else ''})"
+           if summary["to_synthesize"] else ""),
+        f"  characters to send    {summary['characters']}",
+        f"  estimated cost        ${summary['cost_usd']:.4f}  (at ${price:g} per million characters; "
+        "prices in config 'prices')",
+        f"  estimated wall time   ~{summary['wall_seconds']} s at max_concurrent={summary['max_concurrent']}",
+    ]
+    return "\n".join(lines)
+
+
+def write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video):
+    summary = plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent)
+    text = format_plan(video, summary, price_per_million(prices, settings))
+    print(text)
+    Path(dest).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    return summary
+
+
