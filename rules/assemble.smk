@@ -60,12 +60,63 @@ rule mix:
         "../scripts/mix.py"
 
 
+rule sync_check:
+    input:
+        dub="results/{video}/dub.wav",
+        script="results/{video}/segments.tsv",
+        reports=fit_reports,
+    output:
+        table=report(
+            "results/{video}/sync.tsv", caption="../report/sync.rst", category="Sync"
+        ),
+        summary="results/{video}/sync_summary.json",
+    log:
+        "logs/{video}/sync_check.log",
+    conda:
+        "../envs/audio.yaml"
+    params:
+        tolerance=config["sync_tolerance"],
+        strict=config["strict_sync"],
+    script:
+        "../scripts/sync_check.py"
+
+
+rule report_pieces:
+    input:
+        source="results/{video}/audio/source.wav",
+        table="results/{video}/sync.tsv",
+        summary="results/{video}/sync_summary.json",
+        synth_index="results/{video}/synth.tsv",
+    output:
+        figure=report(
+            "results/{video}/report/timeline.png",
+            caption="../report/timeline.rst",
+            category="Timeline",
+        ),
+        page=report(
+            "results/{video}/report/summary.html",
+            caption="../report/summary.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/{video}/report_pieces.log",
+    conda:
+        "../envs/audio.yaml"
+    params:
+        tts=tts_settings(),
+        config=report_config(),
+    script:
+        "../scripts/report_pieces.py"
+
+
 rule mux:
     input:
         media=video_for,
         audio="results/{video}/mix.flac",
         srt="results/{video}/dubbed.srt",
         timing="results/{video}/timing.tsv",
+        sync="results/{video}/sync.tsv",
+        report="results/{video}/report/summary.html",
     output:
         "results/{video}/dubbed.mp4",
     log:

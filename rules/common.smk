@@ -154,6 +154,20 @@ def check_keys(log):
         )
 
 
+def report_config():
+    """The settings the report shows (never keys: those are not in config)."""
+    keys = (
+        "asr_backend",
+        "translate_backend",
+        "target_language",
+        "mix_mode",
+        "loudness_lufs",
+        "max_speedup",
+        "voices",
+    )
+    return {key: config.get(key) for key in keys}
+
+
 def script_for(wildcards):
     """The user's media/<video>.script.tsv is the source of truth; else the generated one."""
     user_script = Path("media") / f"{wildcards.video}.script.tsv"

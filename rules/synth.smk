@@ -24,6 +24,7 @@ if config["synth_mode"] == "per-segment":
             api=api_slots(),
         params:
             tts=tts_settings(),
+            voices=config["voices"],
             manifest="results/{video}/segments.tsv",
             cache_dir=config["cache_dir"],
         script:
@@ -44,6 +45,7 @@ else:
             "../envs/tts.yaml"
         params:
             tts=tts_settings(),
+            voices=config["voices"],
             manifest="results/{video}/segments.tsv",
             tts_dir="results/{video}/tts",
             cache_dir=config["cache_dir"],
@@ -94,6 +96,7 @@ rule plan:
         "../envs/audio.yaml"
     params:
         tts=tts_settings(),
+        voices=config["voices"],
         tts_dir="results/{video}/tts",
         cache_dir=config["cache_dir"],
         prices=config["prices"],

@@ -7,6 +7,6 @@ run_step(
     snakemake,
     lambda sm: write_plan(
         sm.input.segments, sm.params.tts_dir, sm.output[0], Settings(**sm.params.tts), sm.params.cache_dir,
-        sm.params.prices, sm.params.max_concurrent, sm.wildcards.video,
+        sm.params.prices, sm.params.max_concurrent, sm.wildcards.video, sm.params.voices,
     ),
 )

@@ -7,6 +7,6 @@ run_step(
     snakemake,
     lambda sm: synthesize_one(
         sm.input[0], sm.output.wav, sm.output.record, Settings(**sm.params.tts), sm.params.cache_dir,
-        sm.params.manifest,
+        sm.params.manifest, sm.params.voices,
     ),
 )

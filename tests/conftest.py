@@ -12,7 +12,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 MEDIA = REPO / "media"
-WORKFLOW_PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "Makefile", "requirements.txt")
+WORKFLOW_PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "report", "Makefile",
+                  "requirements.txt")
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 

@@ -175,3 +175,28 @@ def snap_to_speech(cues, samples, rate, frame=0.01, lookback=0.3):
         snapped.append(cue)
         previous_end = cue.end
     return snapped
+
+
+def read_chunks(path, frames):
+    """int16 frames x channels of a PCM WAV, ``frames`` at a time (bounded memory for long tracks)."""
+    with wave.open(str(path), "rb") as wav:
+        channels = wav.getnchannels()
+        while True:
+            data = wav.readframes(frames)
+            if not data:
+                return
+            yield np.frombuffer(data, dtype="<i2").reshape(-1, channels)
+
+
+def wav_levels(path, block):
+    """RMS (int16 scale) of the first channel of a WAV per ``block`` samples, streamed."""
+    levels = []
+    for chunk in read_chunks(path, block * 1000):
+        mono = chunk[:, 0].astype(np.float32)
+        usable = mono.size - mono.size % block
+        rms = np.sqrt(np.mean(mono[:usable].reshape(-1, block) ** 2, axis=1)) if usable else np.zeros(0, np.float32)
+        if usable < mono.size:
+            tail = mono[usable:]
+            rms = np.append(rms, np.sqrt(np.mean(tail * tail)))
+        levels.append(rms)
+    return np.concatenate(levels) if levels else np.zeros(0, np.float32)

@@ -15,7 +15,7 @@ import wave
 
 import numpy as np
 
-from .audio import FFMPEG, SAMPLE_RATE
+from .audio import FFMPEG, SAMPLE_RATE, read_chunks, wav_levels
 from .errors import DubbingError
 from .files import atomic_output
 
@@ -29,30 +29,9 @@ RAMP_BLOCKS = 8  # 80 ms ramps
 CHUNK_FRAMES = SAMPLE_RATE * 10
 
 
-def _read_chunks(path, frames=CHUNK_FRAMES):
-    with wave.open(str(path), "rb") as wav:
-        channels = wav.getnchannels()
-        while True:
-            data = wav.readframes(frames)
-            if not data:
-                return
-            yield np.frombuffer(data, dtype="<i2").reshape(-1, channels)
-
-
 def duck_envelope(dub_path, duck_db):
     """Per-10-ms-block gain for the original: 1.0 where the dub is silent, lowered where it speaks."""
-    levels = []
-    for chunk in _read_chunks(dub_path):
-        mono = chunk[:, 0].astype(np.float32)
-        usable = mono.size - mono.size % BLOCK
-        blocks = mono[:usable].reshape(-1, BLOCK)
-        rms = np.sqrt(np.mean(blocks * blocks, axis=1)) if usable else np.zeros(0, np.float32)
-        if usable < mono.size:
-            tail = mono[usable:]
-            rms = np.append(rms, np.sqrt(np.mean(tail * tail)))
-        levels.append(rms)
-    level = np.concatenate(levels) if levels else np.zeros(0, np.float32)
-    return gain_from_levels(level, duck_db)
+    return gain_from_levels(wav_levels(dub_path, BLOCK), duck_db)
 
 
 def gain_from_levels(level, duck_db):
@@ -74,7 +53,7 @@ def gain_from_levels(level, duck_db):
 def mixed_chunks(source_path, dub_path, mode, gain):
     """Yield float32 frames x channels of the mix, chunk by chunk."""
     frame = 0
-    for source, dub in zip(_read_chunks(source_path), _read_chunks(dub_path)):
+    for source, dub in zip(read_chunks(source_path, CHUNK_FRAMES), read_chunks(dub_path, CHUNK_FRAMES)):
         n = min(len(source), len(dub))
         speech = dub[:n, :1].astype(np.float32) / 32768
         if mode == "replace":

@@ -27,10 +27,10 @@ def price_per_million(prices, settings):
     return float(by_backend.get(settings.model, by_backend.get("default", 0.0)))
 
 
-def plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent):
+def plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, voices=None):
     cache = SpeechCache(cache_dir)
     tts_dir = Path(tts_dir)
-    jobs = [make_job(p, tts_dir / f"{Path(p).stem}.wav", tts_dir / f"{Path(p).stem}.json", settings, {})
+    jobs = [make_job(p, tts_dir / f"{Path(p).stem}.wav", tts_dir / f"{Path(p).stem}.json", settings, {}, voices)
             for p in segment_jsons]
     done, cached, to_send, keys = [], [], [], set()
     for job in jobs:
@@ -70,8 +70,8 @@ def format_plan(video, summary, price):
     return "\n".join(lines)
 
 
-def write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video):
-    summary = plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent)
+def write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices=None):
+    summary = plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, voices)
     text = format_plan(video, summary, price_per_million(prices, settings))
     print(text)
     Path(dest).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

@@ -175,3 +175,38 @@ def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
 
 
 __all__ = ["Segment"]
+
+
+def check_sync(dub_wav, manifest, fit_reports, table, summary_json, tolerance, strict):
+    """Measure the dub track against the script; warn (or fail, if strict) on lines out of tolerance."""
+    import pandas as pd
+
+    from . import sync
+
+    segments = read_script(manifest)
+    stretches = {_load(report)["id"]: _load(report)["stretch"] for report in fit_reports}
+    rows, summary = sync.measure(dub_wav, segments, stretches, tolerance)
+    frame = pd.DataFrame([row.__dict__ for row in rows])
+    with atomic_output(table, ".tsv") as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n", float_format="%.3f")
+    write_text_atomic(summary_json, _dump(summary))
+    log.info("sync: %s", summary)
+    if summary["violations"]:
+        message = (f"{len(summary['violations'])} line(s) out of sync by more than {tolerance} s or running "
+                   f"into the next line: {', '.join(summary['violations'])} (see {table})")
+        if strict:
+            raise DubbingError(dub_wav, message)
+        log.warning("%s", message)
+
+
+def report_pieces(source_wav, table, summary_json, synth_index, figure, page, video, tts, config):
+    import pandas as pd
+
+    from . import report
+
+    rows = pd.read_csv(table, sep="\t", keep_default_na=False, dtype=str).to_dict("records")
+    for row in rows:
+        for key in ("slot_start", "slot_end", "stretch", "overflow", "measured_start", "measured_end", "onset_error"):
+            row[key] = float(row[key]) if row[key] != "" else None
+    report.timeline_figure(source_wav, rows, figure, f"{video}: original speech, script slots, dubbed speech")
+    report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config)

@@ -7,6 +7,7 @@ imports nothing heavy; SDKs load only when a request must really be sent.
 """
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -39,6 +40,7 @@ class Job:
     previous_text: str | None = None
     next_text: str | None = None
     where: str = ""
+    settings: object = None  # the backend settings with this line's speaker's voice
 
 
 def _context(manifest, settings):
@@ -52,11 +54,18 @@ def _context(manifest, settings):
     }
 
 
-def make_job(segment_json, wav, record, settings, context):
+def voice_settings(settings, speaker, voices):
+    """``settings`` with the voice of ``speaker`` (config ``voices``: speaker -> voice, "default")."""
+    voice = (voices or {}).get(speaker) or (voices or {}).get("default")
+    return dataclasses.replace(settings, voice=voice) if voice else settings
+
+
+def make_job(segment_json, wav, record, settings, context, voices=None):
     segment = json.loads(Path(segment_json).read_text(encoding="utf-8"))
     previous_text, next_text = context.get(segment["id"], (None, None))
+    settings = voice_settings(settings, segment.get("speaker", ""), voices)
     return Job(segment["id"], segment["text"], Path(wav), Path(record), cache_key(settings, segment["text"]),
-               previous_text, next_text, where=f"{segment_json} (segment {segment['id']})")
+               previous_text, next_text, where=f"{segment_json} (segment {segment['id']})", settings=settings)
 
 
 def is_current(job):
@@ -89,10 +98,11 @@ def _store(job, cache, settings, tmp):
     return round(seconds, 3)
 
 
-def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None):
+def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None, voices=None):
     """Per-segment mode: the cache if it has this line, else one request (with retries)."""
     cache = SpeechCache(cache_dir)
-    job = make_job(segment_json, wav, record, settings, _context(manifest, settings))
+    job = make_job(segment_json, wav, record, settings, _context(manifest, settings), voices)
+    settings = job.settings
     with cache.lock(job.key):
         if cache.get(job.key):
             _finish(job, cache, settings, "cache")
@@ -206,7 +216,7 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
                 sent = time.monotonic()
                 log.debug("segment %s: request sent (%d characters, %d in flight)", job.id, len(job.text),
                           limit.in_flight)
-                await synthesizer.request_once(job.text, tmp, job.previous_text, job.next_text)
+                await synthesizer.request_once(job.text, tmp, job.previous_text, job.next_text, job.settings)
                 log.debug("segment %s: audio received in %.2f s", job.id, time.monotonic() - sent)
                 outcome = "ok"
             except Exception as exc:
@@ -227,8 +237,8 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
             with atomic_output(job.wav, ".wav") as tmp:
                 await retry.acall(attempt, provider=provider, where=job.where, max_retries=settings.max_retries,
                                   on_retry=counted)
-                seconds = _store(job, cache, settings, tmp)
-            _finish(job, cache, settings, "api", seconds)
+                seconds = _store(job, cache, job.settings, tmp)
+            _finish(job, cache, job.settings, "api", seconds)
             stats.sent += 1
         except retry.GaveUp as err:
             stats.failed[job.id] = err.problem
@@ -254,14 +264,17 @@ def _run_local(jobs, settings, cache, stats):
     """Offline backends: one voice loaded once, segments one after another in this process."""
     if not jobs:
         return
-    synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
+    backend = backends.load("tts", settings.backend)
+    voices = {}  # one loaded voice per distinct voice, each loaded once
     progress = _Progress(len(jobs), stats, AdaptiveLimit(1))
     try:
         for job in jobs:
+            if job.settings.voice not in voices:
+                voices[job.settings.voice] = backend.Synthesizer(job.settings)
             with atomic_output(job.wav, ".wav") as tmp:
-                synthesizer.synthesize(job.text, tmp, job.previous_text, job.next_text, where=job.where)
-                seconds = _store(job, cache, settings, tmp)
-            _finish(job, cache, settings, "api", seconds)
+                voices[job.settings.voice].synthesize(job.text, tmp, job.previous_text, job.next_text, where=job.where)
+                seconds = _store(job, cache, job.settings, tmp)
+            _finish(job, cache, job.settings, "api", seconds)
             stats.sent += 1
             progress.update(1)
     finally:
@@ -269,21 +282,21 @@ def _run_local(jobs, settings, cache, stats):
 
 
 def synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manifest=None, max_concurrent=5,
-                     requests_per_minute=0):
+                     requests_per_minute=0, voices=None):
     """Async mode: every stale segment of a video in one process, longest first, within the limits."""
     started = time.monotonic()
     cache = SpeechCache(cache_dir)
     context = _context(manifest, settings)
     tts_dir = Path(tts_dir)
-    jobs = [make_job(path, tts_dir / f"{Path(path).stem}.wav", tts_dir / f"{Path(path).stem}.json", settings, context)
-            for path in segment_jsons]
+    jobs = [make_job(path, tts_dir / f"{Path(path).stem}.wav", tts_dir / f"{Path(path).stem}.json", settings, context,
+                     voices) for path in segment_jsons]
     stats = BatchStats(total=len(jobs))
     to_send, seen = [], {}
     for job in jobs:
         if is_current(job):
             stats.kept += 1
         elif cache.get(job.key):
-            _finish(job, cache, settings, "cache")
+            _finish(job, cache, job.settings, "cache")
             stats.cached += 1
         elif job.key in seen:
             seen[job.key].append(job)  # the same line twice in this video: one request
@@ -300,7 +313,7 @@ def synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manife
     for first in to_send:
         for twin in seen[first.key][1:]:
             if cache.get(twin.key):
-                _finish(twin, cache, settings, "cache")
+                _finish(twin, cache, twin.settings, "cache")
                 stats.cached += 1
     elapsed = time.monotonic() - started
     summary = (f"{stats.total} segments in {elapsed:.1f} s: {stats.sent} synthesized, {stats.cached} from the cache, "

@@ -75,13 +75,14 @@ class AsyncSynthesizer:
         self.settings = settings
         self.client = AsyncElevenLabs(**_client_kwargs(settings))
 
-    async def request_once(self, text, wav_path, previous_text=None, next_text=None):
+    async def request_once(self, text, wav_path, previous_text=None, next_text=None, settings=None):
+        settings = settings or self.settings  # a line's own voice (per-speaker voices)
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
         try:
             with open(download, "wb") as out:
                 async for chunk in self.client.text_to_speech.convert(
-                    **request_args(self.settings, text, previous_text, next_text)
+                    **request_args(settings, text, previous_text, next_text)
                 ):
                     out.write(chunk)
             pcm_to_wav(download, wav_path, RATE, text)

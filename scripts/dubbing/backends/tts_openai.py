@@ -63,15 +63,16 @@ class AsyncSynthesizer:
         self.settings = settings
         self.client = openai_client.async_client(settings)
 
-    async def request_once(self, text, wav_path, previous_text=None, next_text=None):
+    async def request_once(self, text, wav_path, previous_text=None, next_text=None, settings=None):
+        settings = settings or self.settings  # a line's own voice (per-speaker voices)
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
         try:
             async with self.client.audio.speech.with_streaming_response.create(
-                **request_args(self.settings, text)
+                **request_args(settings, text)
             ) as response:
                 await response.stream_to_file(download)
-            _accept(download, wav_path, self.settings, text)
+            _accept(download, wav_path, settings, text)
         finally:
             download.unlink(missing_ok=True)
 

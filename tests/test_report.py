@@ -1,0 +1,96 @@
+"""Measured sync, the HTML report, and a voice per speaker."""
+
+import re
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import MEDIA, SNAKEMAKE, clean_env, decode, make_workdir, run_snakemake
+from fakeapi import FakeAPI, voice_f0
+
+from dubbing.script import Segment
+from dubbing.sync import match, speech_regions, summarize
+
+pytestmark = pytest.mark.e2e
+KEY = "sk-test-report-0123456789abcdef"
+
+
+def read_tsv(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+
+
+def test_regions_and_matching_flag_a_late_line_and_an_overflow():
+    levels = np.zeros(1000)
+    for start, end in ((1.0, 2.0), (3.3, 4.0), (5.0, 7.2), (7.2, 7.9)):
+        levels[int(start * 100) : int(end * 100)] = 3000
+    regions = speech_regions(levels)
+    assert regions == [(1.0, 2.0), (3.3, 4.0), (5.0, 7.9)]
+    segments = [Segment("a", 1.0, 2.0, "x"), Segment("b", 3.0, 4.0, "x"), Segment("c", 5.0, 6.0, "x"),
+                Segment("d", 7.0, 8.0, "x")]
+    rows = match(segments, regions, {"c": 1.25}, tolerance=0.1)
+    assert [r.status for r in rows] == ["ok", "late", "overflow", "masked by previous overflow"]
+    assert rows[1].onset_error == pytest.approx(0.3) and rows[2].overflow == pytest.approx(0.9)
+    summary = summarize(rows, 0.1)
+    assert summary["violations"] == ["b", "c", "d"] and summary["worst_onset_error"] == pytest.approx(0.3)
+    assert summary["sped_up"] == 1 and summary["max_stretch"] == 1.25
+
+
+def test_demo_report_measures_sync_and_renders(tmp_path):
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / n, n) for n in ("demo.mp4", "demo.script.tsv")])
+    done = run_snakemake(workdir, "results/demo/dubbed.mp4")
+    rows = read_tsv(workdir / "results" / "demo" / "sync.tsv")
+    assert [r["status"] for r in rows] == ["ok"] * 6
+    assert all(abs(float(r["onset_error"])) <= 0.08 for r in rows)
+    assert "out of sync" not in done.stdout
+    report = workdir / "results" / "demo" / "report.html"
+    made = subprocess.run([SNAKEMAKE, "--report", str(report), "results/demo/dubbed.mp4"], cwd=workdir,
+                          capture_output=True, text=True, env=clean_env())
+    assert made.returncode == 0, made.stderr[-2000:]
+    text = report.read_text(encoding="utf-8", errors="replace")
+    for expected in ("timeline.png", "summary.html", "sync.tsv", "Measured sync"):
+        assert expected in text, expected
+    assert not re.search(r"<(script|link)[^>]*(src|href)=[\"']https?://", text)  # opens with no network
+    page = (workdir / "results" / "demo" / "report" / "summary.html").read_text()
+    assert "all lines within tolerance" in page and "6 line(s) synthesized by the backend" in page
+    assert "Welcome to this short lesson about water." in page
+
+
+def test_a_line_shifted_by_300_ms_is_caught_with_its_id(tmp_path):
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / n, n) for n in ("demo.mp4", "demo.script.tsv")])
+    run_snakemake(workdir, "results/demo/dubbed.mp4")
+    fitted = workdir / "results" / "demo" / "fit" / "0003.wav"
+    samples = decode(fitted, 48000)
+    shifted = np.concatenate([np.zeros(int(0.3 * 48000)), samples])  # the line now starts 0.3 s late
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", "48000", "-ac", "1", "-i", "-",
+                    "-c:a", "pcm_s16le", str(fitted)], input=shifted.astype("<f4").tobytes(), check=True)
+    done = run_snakemake(workdir, "results/demo/dubbed.mp4")
+    assert "out of sync by more than 0.1 s or running into the next line: 0003" in done.stdout
+    row = next(r for r in read_tsv(workdir / "results" / "demo" / "sync.tsv") if r["id"] == "0003")
+    assert row["status"] == "late" and abs(float(row["onset_error"]) - 0.3) <= 0.02
+    strict = run_snakemake(workdir, "results/demo/dubbed.mp4", "--config", "strict_sync=True", check=False)
+    assert strict.returncode != 0 and "0003" in strict.stdout
+
+
+def test_two_speakers_get_two_voices(tmp_path):
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / "demo.mp4", "interview.mp4")])
+    rows = [("0001", 1.0, "host", "Welcome to the show."), ("0002", 5.5, "guest", "Thank you for having me."),
+            ("0003", 10.2, "host", "Let us talk about water."), ("0004", 14.8, "guest", "Water is everywhere.")]
+    (workdir / "media" / "interview.script.tsv").write_text(
+        "id\tstart\tend\tspeaker\ttext\n" + "".join(f"{i}\t{s}\t{s + 2}\t{who}\t{t}\n" for i, s, who, t in rows))
+    with FakeAPI(key=KEY) as api:
+        env = clean_env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=api.openai_base_url)
+        run_snakemake(workdir, "results/interview/dubbed.mp4", "--config", "tts_backend=openai",
+                      "voices={'host': 'nova', 'guest': 'onyx'}", env=env)
+        voices = {r["json"]["input"]: r["json"]["voice"] for r in api.requests}
+    assert voices == {"Welcome to the show.": "nova", "Thank you for having me.": "onyx",
+                      "Let us talk about water.": "nova", "Water is everywhere.": "onyx"}
+    for seg_id, voice in (("0001", "nova"), ("0002", "onyx")):  # and it is audible: each voice's pitch
+        samples = decode(workdir / "results" / "interview" / "tts" / f"{seg_id}.wav", 24000)[2400:-2400]
+        peak = np.fft.rfftfreq(samples.size, 1 / 24000)[np.argmax(np.abs(np.fft.rfft(samples)))]
+        assert abs(peak - voice_f0(voice)) < 3
+    srt = (workdir / "results" / "interview" / "dubbed.srt").read_text()
+    assert "[host] Welcome to the show." in srt and "[guest] Thank you for having me." in srt
+    page = (workdir / "results" / "interview" / "report" / "summary.html").read_text()
+    assert "host → nova" in page and "guest → onyx" in page
