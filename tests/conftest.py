@@ -87,6 +87,24 @@ def stream_md5(path, stream="v:0"):
     return out.strip()
 
 
+API_KEY = "sk-test-Zq8VxY3pLm2Kd9RtUw4Ns7Bf"  # shaped like a real key, so a leak would be found
+
+
+@pytest.fixture
+def api():
+    """The local fake OpenAI/ElevenLabs server (tests/fakeapi.py), started for one test."""
+    from fakeapi import FakeAPI
+
+    with FakeAPI(key=API_KEY) as server:
+        yield server
+
+
+def api_env(server, **extra):
+    """Environment for a workflow run against ``server``, with the test key."""
+    return clean_env(OPENAI_API_KEY=API_KEY, OPENAI_BASE_URL=server.openai_base_url, ELEVENLABS_API_KEY=API_KEY,
+                     ELEVENLABS_BASE_URL=server.elevenlabs_base_url, **extra)
+
+
 @pytest.fixture
 def demo_workdir(tmp_path):
     return make_workdir(tmp_path / "wf", [(MEDIA / name, name) for name in

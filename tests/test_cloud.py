@@ -3,24 +3,13 @@
 import time
 
 import pytest
-from conftest import DATA, MEDIA, clean_env, decode, make_workdir, run_snakemake, speech_onset
-from fakeapi import FakeAPI, voice_f0
+from conftest import API_KEY, DATA, MEDIA, api_env, clean_env, decode, make_workdir, run_snakemake, speech_onset
+from fakeapi import voice_f0
 
 pytestmark = pytest.mark.e2e
-KEY = "sk-test-Zq8VxY3pLm2Kd9RtUw4Ns7Bf"  # shaped like a real key, so a leak would be found
+KEY = API_KEY
 RATE = 16000
 SCRIPT = MEDIA / "demo.script.tsv"
-
-
-@pytest.fixture
-def api():
-    with FakeAPI(key=KEY) as server:
-        yield server
-
-
-def cloud_env(api, **extra):
-    return clean_env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=api.openai_base_url, ELEVENLABS_API_KEY=KEY,
-                     ELEVENLABS_BASE_URL=api.elevenlabs_base_url, **extra)
 
 
 def lesson(tmp_path, rows=None):
@@ -55,7 +44,7 @@ def speech_requests(api):
 
 def test_openai_tts_dubs_the_video_in_sync(api, tmp_path):
     workdir = lesson(tmp_path)
-    run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", env=cloud_env(api))
+    run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", env=api_env(api))
     requests = speech_requests(api)
     rows = script_rows(workdir)
     assert len(requests) == len(rows)  # one request per line, no more
@@ -73,7 +62,7 @@ def test_openai_tts_dubs_the_video_in_sync(api, tmp_path):
 
 def test_instructions_go_only_to_models_that_accept_them(api, tmp_path):
     workdir = lesson(tmp_path, rows=2)
-    env = cloud_env(api)
+    env = api_env(api)
     run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai",
                   "tts_instructions=Calm and warm", env=env)
     assert [r["json"]["instructions"] for r in speech_requests(api)] == ["Calm and warm"] * 2
@@ -90,7 +79,7 @@ def test_instructions_go_only_to_models_that_accept_them(api, tmp_path):
 def test_elevenlabs_sends_neighbours_for_prosody(api, tmp_path):
     workdir = lesson(tmp_path, rows=3)
     run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=elevenlabs", "tts_voice=v-narrator",
-                  env=cloud_env(api))
+                  env=api_env(api))
     requests = {r["json"]["text"]: r for r in api.requests if r["path"].startswith("/v1/text-to-speech/")}
     rows = script_rows(workdir)
     assert len(requests) == 3
@@ -105,7 +94,7 @@ def test_openai_transcription_in_chunks_and_translation(api, tmp_path):
     workdir = make_workdir(tmp_path / "wf", [(DATA / "english.mp4", "talk.mp4")])
     api.configure(transcript_lines=["Hola a todos.", "El agua hierve a cien grados."])
     run_snakemake(workdir, "results/talk/dubbed.mp4", "--config", "asr_backend=openai", "asr_chunk_seconds=5",
-                  "translate_backend=openai", "target_language=es", "tts_backend=openai", env=cloud_env(api))
+                  "translate_backend=openai", "target_language=es", "tts_backend=openai", env=api_env(api))
     uploads = [r for r in api.requests if r["path"] == "/v1/audio/transcriptions"]
     assert len(uploads) >= 2  # 11 s of audio in ~5 s chunks
     assert all(r["json"]["model"] == "whisper-1" for r in uploads)
@@ -122,7 +111,7 @@ def test_openai_transcription_in_chunks_and_translation(api, tmp_path):
 def test_translation_answers_are_validated_and_asked_again(api, tmp_path):
     workdir = make_workdir(tmp_path / "wf", [(MEDIA / "demo.mp4", "lesson.mp4"), (MEDIA / "demo.srt", "lesson.srt")])
     api.configure(fail_next=["drop_id", "empty_text", "bad_json"])
-    run_snakemake(workdir, "results/lesson/script.tsv", "--config", "translate_backend=openai", env=cloud_env(api))
+    run_snakemake(workdir, "results/lesson/script.tsv", "--config", "translate_backend=openai", env=api_env(api))
     chats = [r for r in api.requests if r["path"] == "/v1/chat/completions"]
     assert len(chats) == 4
     rows = (workdir / "results" / "lesson" / "script.tsv").read_text(encoding="utf-8").splitlines()[1:]
@@ -161,7 +150,7 @@ def test_temporary_failures_are_retried_and_no_bad_audio_is_kept(api, tmp_path, 
     workdir = lesson(tmp_path)
     api.configure(fail_next=["429", "500", "drop", "truncate", "503", "408", "slow"])
     run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", "request_timeout=2",
-                  f"synth_mode={mode}", env=cloud_env(api))
+                  f"synth_mode={mode}", env=api_env(api))
     rows = script_rows(workdir)
     outcomes = [r["outcome"] for r in speech_requests(api)]
     assert outcomes.count("ok") == len(rows)
@@ -185,7 +174,7 @@ def test_a_segment_that_keeps_failing_is_named_and_only_it_is_redone(api, tmp_pa
     workdir = lesson(tmp_path)
     api.configure(fail_text={"salty": "500"})
     done = run_snakemake(workdir, "results/lesson/dubbed.mp4", "--keep-going", "--config", "tts_backend=openai",
-                         "max_retries=2", f"synth_mode={mode}", env=cloud_env(api), check=False)
+                         "max_retries=2", f"synth_mode={mode}", env=api_env(api), check=False)
     assert done.returncode != 0
     assert "segment 0003" in done.stdout and "still failing after 2 retries: 500" in done.stdout
     tts = workdir / "results" / "lesson" / "tts"
@@ -194,7 +183,7 @@ def test_a_segment_that_keeps_failing_is_named_and_only_it_is_redone(api, tmp_pa
     api.reset()
     api.configure(fail_text={})
     run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", "max_retries=2",
-                  f"synth_mode={mode}", env=cloud_env(api))
+                  f"synth_mode={mode}", env=api_env(api))
     assert [r["json"]["input"] for r in speech_requests(api)] == ["Most of the planet's water is salty."]
 
 
@@ -213,7 +202,7 @@ def test_permanent_errors_stop_the_run_at_once(api, tmp_path, knobs, config, exp
     api.configure(**knobs)
     started = time.monotonic()
     done = run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", *config,
-                         f"synth_mode={mode}", env=cloud_env(api), check=False)
+                         f"synth_mode={mode}", env=api_env(api), check=False)
     elapsed = time.monotonic() - started
     assert done.returncode != 0 and expected in done.stdout
     # Never retried: at most the requests already in flight (2 jobs, or the async mode's 5).
@@ -226,7 +215,7 @@ def test_permanent_errors_stop_the_run_at_once(api, tmp_path, knobs, config, exp
 def test_elevenlabs_async_uses_the_sdk_with_neighbours(api, tmp_path):
     workdir = lesson(tmp_path, rows=3)
     run_snakemake(workdir, "results/lesson/synth.tsv", "--config", "tts_backend=elevenlabs", "synth_mode=async",
-                  env=cloud_env(api))
+                  env=api_env(api))
     requests = [r for r in api.requests if r["path"].startswith("/v1/text-to-speech/")]
     rows = script_rows(workdir)
     assert len(requests) == 3 and all(r["query"]["output_format"] == "pcm_24000" for r in requests)
@@ -237,7 +226,7 @@ def test_elevenlabs_async_uses_the_sdk_with_neighbours(api, tmp_path):
 def test_each_voice_is_the_one_requested(api, tmp_path):
     workdir = lesson(tmp_path, rows=1)
     run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", "tts_voice=onyx",
-                  env=cloud_env(api))
+                  env=api_env(api))
     import numpy as np
 
     samples = decode(workdir / "results" / "lesson" / "tts" / "0001.wav", 24000)

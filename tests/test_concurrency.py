@@ -4,23 +4,11 @@ import asyncio
 import subprocess
 
 import pytest
-from conftest import MEDIA, REPO, clean_env, make_workdir, run_snakemake
-from fakeapi import FakeAPI
+from conftest import MEDIA, REPO, api_env, clean_env, make_workdir, run_snakemake
 
 from dubbing.synth import AdaptiveLimit
 
 pytestmark = pytest.mark.e2e
-KEY = "sk-test-concurrency-0123456789"
-
-
-@pytest.fixture
-def api():
-    with FakeAPI(key=KEY) as server:
-        yield server
-
-
-def env_for(api):
-    return clean_env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=api.openai_base_url)
 
 
 def lesson(tmp_path, lines, name="wf"):
@@ -40,7 +28,7 @@ def test_async_mode_never_exceeds_max_concurrent(api, tmp_path):
     workdir = lesson(tmp_path, 12)
     api.configure(latency=0.4)
     done = run_snakemake(workdir, "results/lesson/synth.tsv", "--config", "tts_backend=openai", "synth_mode=async",
-                         "max_concurrent=3", env=env_for(api))
+                         "max_concurrent=3", env=api_env(api))
     assert api.max_in_flight == 3  # reached, never passed
     assert len(speech(api)) == 12 and all(r["outcome"] == "ok" for r in speech(api))
     # The live progress bar and the summary reach the terminal.
@@ -52,7 +40,7 @@ def test_per_segment_jobs_send_at_most_max_concurrent_whatever_the_cores(api, tm
     workdir = lesson(tmp_path, 8)
     api.configure(latency=0.8)
     run_snakemake(workdir, "--cores", "8", "results/lesson/synth.tsv", "--config", "tts_backend=openai",
-                  "max_concurrent=2", env=env_for(api))
+                  "max_concurrent=2", env=api_env(api))
     assert len(speech(api)) == 8 and api.max_in_flight == 2
 
 
@@ -60,7 +48,7 @@ def test_async_mode_paces_requests_under_the_requests_per_minute_cap(api, tmp_pa
     workdir = lesson(tmp_path, 8)
     api.configure(rpm=120)
     run_snakemake(workdir, "results/lesson/synth.tsv", "--config", "tts_backend=openai", "synth_mode=async",
-                  "requests_per_minute=120", env=env_for(api))
+                  "requests_per_minute=120", env=api_env(api))
     requests = speech(api)
     assert [r["outcome"] for r in requests] == ["ok"] * 8
     # Evenly spaced at 60/120 s as they reach the server, never a burst.
@@ -73,7 +61,7 @@ def test_a_429_storm_lowers_concurrency_and_it_recovers(api, tmp_path):
     workdir = lesson(tmp_path, 20)
     api.configure(latency=0.3, max_concurrent=2)  # the account allows 2 at once; we ask for 8
     done = run_snakemake(workdir, "results/lesson/synth.tsv", "--config", "tts_backend=openai", "synth_mode=async",
-                         "max_concurrent=8", env=env_for(api))
+                         "max_concurrent=8", env=api_env(api))
     log = (workdir / "logs" / "lesson" / "synth_async.log").read_text()
     assert "concurrency 8 -> 4 (rate limited)" in log and "-> 2 (rate limited)" in log
     rejected = sum(r["outcome"] == "429" for r in speech(api))
@@ -84,7 +72,7 @@ def test_a_429_storm_lowers_concurrency_and_it_recovers(api, tmp_path):
 
 
 def test_both_modes_make_identical_audio_and_switching_sends_nothing(api, tmp_path):
-    env = env_for(api)
+    env = api_env(api)
     per_segment, batch = lesson(tmp_path, 5, "a"), lesson(tmp_path, 5, "b")
     run_snakemake(per_segment, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", env=env)
     run_snakemake(batch, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", "synth_mode=async", env=env)

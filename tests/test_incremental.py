@@ -4,23 +4,11 @@ import json
 import shutil
 
 import pytest
-from conftest import MEDIA, clean_env, make_workdir, run_snakemake
-from fakeapi import FakeAPI
+from conftest import MEDIA, api_env, clean_env, make_workdir, run_snakemake
 
 pytestmark = pytest.mark.e2e
-KEY = "sk-test-incremental-0123456789"
 TARGET = "results/lesson/dubbed.mp4"
 MODES = pytest.mark.parametrize("mode", ["per-segment", "async"])
-
-
-@pytest.fixture
-def api():
-    with FakeAPI(key=KEY) as server:
-        yield server
-
-
-def env_for(api):
-    return clean_env(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=api.openai_base_url)
 
 
 def lesson(root, name="lesson"):
@@ -43,7 +31,7 @@ def edit(workdir, change, name="lesson"):
 def dub(workdir, api, mode, *config):
     api.reset()
     done = run_snakemake(workdir, TARGET, "--config", "tts_backend=openai", f"synth_mode={mode}", *config,
-                         env=env_for(api))
+                         env=api_env(api))
     sent = [r["json"]["input"] for r in api.requests if r["path"] == "/v1/audio/speech"]
     return sent, done.stdout
 
@@ -138,13 +126,13 @@ def test_identical_lines_are_synthesized_once_across_videos_and_within_one(api, 
     sent, _ = dub(workdir, api, "per-segment")
     assert len(sent) == 6
     api.reset()
-    run_snakemake(workdir, "results/repeat/dubbed.mp4", "--config", "tts_backend=openai", env=env_for(api))
+    run_snakemake(workdir, "results/repeat/dubbed.mp4", "--config", "tts_backend=openai", env=api_env(api))
     assert api.requests == []
     for mode in ("per-segment", "async"):  # six rows saying the same words: one request
         add_video(workdir, f"same-{mode}", lambda rows: [r[:5] + [f"Same words, {mode}."] for r in rows])
         api.reset()
         run_snakemake(workdir, f"results/same-{mode}/dubbed.mp4", "--config", "tts_backend=openai",
-                      f"synth_mode={mode}", env=env_for(api))
+                      f"synth_mode={mode}", env=api_env(api))
         assert [r["json"]["input"] for r in api.requests] == [f"Same words, {mode}."]
 
 
@@ -158,7 +146,7 @@ def test_dry_run_and_plan_show_only_the_stale_lines(api, tmp_path):
 
     edit(workdir, change)
     api.reset()
-    env = env_for(api)
+    env = api_env(api)
     run_snakemake(workdir, "results/lesson/segments.tsv", "--config", "tts_backend=openai", env=env)  # sends nothing
     dry = run_snakemake(workdir, "-n", TARGET, "--config", "tts_backend=openai", env=env)
     assert jobs(dry.stdout, "synth") == 1 and "seg=0003" in dry.stdout

@@ -89,7 +89,8 @@ td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%;vertical-align:top}}t
 {voice_lines}
 <li><span class="k">transcript</span> {esc(config['asr_backend'])}; <span class="k">translation</span> {esc(config['translate_backend'])} → {esc(config['target_language'])}</li>
 <li><span class="k">mix</span> {esc(config['mix_mode'])}, {config['loudness_lufs']} LUFS; <span class="k">max speed-up</span> {config['max_speedup']}×</li></ul>
-<h3>Requests</h3><p>{requested} line(s) synthesized by the backend, {cached} served from the cache (no request).</p>
+<h3>Requests</h3><p>When each line's current audio was made: {requested} line(s) synthesized by the backend
+(one request each), {cached} served from the cache (no request).</p>
 <h3>Lines</h3><table><tr><th>id</th><th>speaker</th><th>slot (s)</th><th>text</th><th>stretch</th>
 <th>dub starts (s)</th><th>onset error (s)</th><th>overflow (s)</th><th>status</th></tr>{table}</table>
 </body></html>"""

@@ -54,18 +54,31 @@ class SegmentSync:
 
 
 def match(segments, regions, stretches, tolerance):
-    """One SegmentSync per script line (time order)."""
-    rows, used = [], set()
-    for index, seg in enumerate(segments):
-        next_start = segments[index + 1].start if index + 1 < len(segments) else None
+    """One SegmentSync per script line (time order).
+
+    Each line takes the unclaimed region that starts nearest its slot (within MATCH_WINDOW); the
+    regions after it up to the next claimed one are its own pauses (a comma, a breath), so the
+    line ends where the last of them ends.
+    """
+    claimed = []
+    used = set()
+    for seg in segments:
         candidates = [(abs(start - seg.start), i) for i, (start, _) in enumerate(regions)
                       if i not in used and abs(start - seg.start) <= MATCH_WINDOW]
+        best = min(candidates)[1] if candidates else None
+        if best is not None:
+            used.add(best)
+        claimed.append(best)
+    starts = sorted(i for i in claimed if i is not None)
+    rows = []
+    for index, (seg, best) in enumerate(zip(segments, claimed)):
+        next_start = segments[index + 1].start if index + 1 < len(segments) else None
         measured_start = measured_end = onset = None
         overflow = 0.0
-        if candidates:
-            _, best = min(candidates)
-            used.add(best)
-            measured_start, measured_end = regions[best]
+        if best is not None:
+            following = [i for i in starts if i > best]
+            last = (following[0] - 1) if following else len(regions) - 1
+            measured_start, measured_end = regions[best][0], regions[last][1]
             onset = round(measured_start - seg.start, 3)
             if next_start is not None and measured_end > next_start + 0.005:
                 overflow = round(measured_end - next_start, 3)
