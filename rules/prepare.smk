@@ -52,7 +52,7 @@ rule translate:
     log:
         "logs/{video}/translate.log",
     conda:
-        "../envs/audio.yaml"
+        "../envs/asr.yaml"
     params:
         translate=translate_settings(),
     script:
