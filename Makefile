@@ -24,7 +24,7 @@ PLAN_CONFIG ?=
 ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
 SYNC := --config synth_mode=per-segment max_concurrent=1
 
-.PHONY: plan cache-stats cache-prune bench setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+.PHONY: lock plan cache-stats cache-prune bench setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help
 
 help:
@@ -50,10 +50,17 @@ system-deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
+
+# Regenerate requirements.lock (exact versions and hashes) after editing requirements.txt.
+lock:
+	$(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q uv
+	.lock-venv/bin/uv pip compile requirements.txt --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o requirements.lock.new
+	{ sed -n 1,2p requirements.lock; cat requirements.lock.new; } > requirements.lock && rm -rf requirements.lock.new .lock-venv
 
 demo: setup
 	$(SNAKEMAKE) --cores $(CORES) results/demo/dubbed.mp4

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 MEDIA = REPO / "media"
 WORKFLOW_PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "report", "Makefile",
-                  "requirements.txt")
+                  "requirements.txt", "requirements.lock")
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
 

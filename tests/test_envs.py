@@ -1,4 +1,4 @@
-"""The conda environments (envs/*.yaml) pin the same versions as requirements.txt."""
+"""The lock and the conda environments (envs/*.yaml) agree with requirements.txt."""
 
 import re
 
@@ -8,13 +8,21 @@ from conftest import REPO
 NOT_PYTHON = {"python", "ffmpeg", "pip"}  # interpreters and system tools, not PyPI packages
 
 
-def pinned_requirements():
-    pins = {}
-    for line in (REPO / "requirements.txt").read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;#]+)", line.strip())
+def pins(filename):
+    found = {}
+    for line in (REPO / filename).read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;#\\]+)", line.strip())
         if match:
-            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
-    return pins
+            found[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return found
+
+
+def test_the_lock_has_every_requirement_at_its_version_with_hashes():
+    locked = pins("requirements.lock")
+    for name, version in pins("requirements.txt").items():
+        assert locked.get(name) == version, f"requirements.lock has {name}=={locked.get(name)}, wants {version}"
+    text = (REPO / "requirements.lock").read_text()
+    assert text.count("--hash=sha256:") >= len(locked)  # pip installs it with --require-hashes
 
 
 def env_pins(path):
@@ -35,13 +43,13 @@ def env_pins(path):
 
 
 def test_every_env_pins_the_locked_versions():
-    locked = pinned_requirements()
+    locked = pins("requirements.lock")
     envs = sorted((REPO / "envs").glob("*.yaml"))
     assert envs
     for path in envs:
         for name, version in env_pins(path).items():
-            assert name in locked, f"{path.name}: {name} is not in requirements.txt"
-            assert locked[name] == version, f"{path.name}: {name}={version}, requirements.txt has {locked[name]}"
+            assert name in locked, f"{path.name}: {name} is not in requirements.lock"
+            assert locked[name] == version, f"{path.name}: {name}={version}, requirements.lock has {locked[name]}"
 
 
 def test_every_rule_names_an_existing_env():

@@ -7,7 +7,7 @@ from pathlib import Path
 from . import audio, backends, fitting, mix, mux, subtitles, timeline
 from .errors import DubbingError
 from .files import atomic_output, write_if_changed, write_text_atomic
-from .script import Segment, check_length, check_within, format_script, read_script
+from .script import check_length, check_within, format_script, read_script
 
 log = logging.getLogger("dubbing")
 
@@ -172,9 +172,6 @@ def mix_audio(source_wav, dub_wav, dest, mode, duck_db, lufs):
 
 def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
     mux.mux(media, mix_audio_path, srt, dest, language, bitrate)
-
-
-__all__ = ["Segment"]
 
 
 def check_sync(dub_wav, manifest, fit_reports, table, summary_json, tolerance, strict):
