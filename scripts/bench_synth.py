@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from fakeapi import FakeAPI  # noqa: E402  (the test suite's server; a real HTTP server on 127.0.0.1)
 
-KEY = "sk-bench-not-a-real-key-000000"
+KEY = "bench-key-not-a-real-one"
 PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "report")
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 WORDS = ("water", "clouds", "river", "ocean", "rain", "vapour", "sunlight", "mountain", "snow", "valley")

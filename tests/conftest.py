@@ -87,7 +87,7 @@ def stream_md5(path, stream="v:0"):
     return out.strip()
 
 
-API_KEY = "sk-test-Zq8VxY3pLm2Kd9RtUw4Ns7Bf"  # shaped like a real key, so a leak would be found
+API_KEY = "test-key-Zq8VxY3pLm2Kd9RtUw4Ns7Bf"  # long and unique, so a leak would be found
 
 
 @pytest.fixture
