@@ -142,12 +142,20 @@ def extract_audio(media, dest, channels):
             raise DubbingError(media, f"extracting audio failed: {lines[-1] if lines else err}") from None
 
 
+def block_rms(samples, block, keep_tail=False):
+    """RMS (int16 scale) of mono samples per ``block`` samples; a trailing partial block only if ``keep_tail``."""
+    usable = samples.size - samples.size % block
+    blocks = samples[:usable].astype(np.float32).reshape(-1, block)
+    rms = np.sqrt(np.mean(blocks * blocks, axis=1)) if usable else np.zeros(0, np.float32)
+    if keep_tail and usable < samples.size:
+        tail = samples[usable:].astype(np.float32)
+        rms = np.append(rms, np.sqrt(np.mean(tail * tail)))
+    return rms
+
+
 def frame_levels(samples, rate, frame=0.01):
     """RMS per ``frame``-second block of int16 mono samples (int16 scale)."""
-    size = max(1, int(rate * frame))
-    usable = samples.size - samples.size % size
-    blocks = samples[:usable].astype(np.float32).reshape(-1, size)
-    return np.sqrt(np.mean(blocks * blocks, axis=1))
+    return block_rms(samples, max(1, int(rate * frame)))
 
 
 def snap_to_speech(cues, samples, rate, frame=0.01, lookback=0.3):
@@ -190,13 +198,6 @@ def read_chunks(path, frames):
 
 def wav_levels(path, block):
     """RMS (int16 scale) of the first channel of a WAV per ``block`` samples, streamed."""
-    levels = []
-    for chunk in read_chunks(path, block * 1000):
-        mono = chunk[:, 0].astype(np.float32)
-        usable = mono.size - mono.size % block
-        rms = np.sqrt(np.mean(mono[:usable].reshape(-1, block) ** 2, axis=1)) if usable else np.zeros(0, np.float32)
-        if usable < mono.size:
-            tail = mono[usable:]
-            rms = np.append(rms, np.sqrt(np.mean(tail * tail)))
-        levels.append(rms)
+    # Chunks are whole blocks, so only the file's last chunk can end in a partial one.
+    levels = [block_rms(chunk[:, 0], block, keep_tail=True) for chunk in read_chunks(path, block * 1000)]
     return np.concatenate(levels) if levels else np.zeros(0, np.float32)

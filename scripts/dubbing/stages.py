@@ -75,9 +75,10 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_b
     moving a line re-fits it without re-synthesizing it.
     """
     segments = read_script(script_path)
-    check_within(segments, _load(probe_json)["duration"], script_path)
+    duration = _load(probe_json)["duration"]
+    check_within(segments, duration, script_path)
     check_length(segments, backends.info("tts", tts_backend).max_chars, tts_backend, script_path)
-    slots = fitting.slots_for(segments, _load(probe_json)["duration"], min_gap)
+    slots = fitting.slots_for(segments, duration, min_gap)
     changed = 0
     for seg, slot in zip(segments, slots):
         changed += write_if_changed(
@@ -181,7 +182,7 @@ def check_sync(dub_wav, manifest, fit_reports, table, summary_json, tolerance, s
     from . import sync
 
     segments = read_script(manifest)
-    stretches = {_load(report)["id"]: _load(report)["stretch"] for report in fit_reports}
+    stretches = {report["id"]: report["stretch"] for report in map(_load, fit_reports)}
     rows, summary = sync.measure(dub_wav, segments, stretches, tolerance)
     frame = pd.DataFrame([row.__dict__ for row in rows])
     with atomic_output(table, ".tsv") as tmp:
