@@ -265,12 +265,15 @@ def _quota_response(family, reason):
                      "remaining, while the request requires more.", outcome="quota", reason=reason)
 
 
-def _auth_response(family, reason):
+def _auth_response(family, reason, received=""):
+    """401; a rejected key is echoed back whole (worse than the real APIs, which mask it), so tests can
+    prove the client never prints or logs what the server says about it."""
+    provided = f": {received}" if received else ""
     if family == "openai":
-        return _openai_error(401, "Incorrect API key provided. You can find your API key at "
+        return _openai_error(401, f"Incorrect API key provided{provided}. You can find your API key at "
                              "https://platform.openai.com/account/api-keys.", "invalid_request_error",
                              "invalid_api_key", outcome="401", reason=reason)
-    return _el_error(401, "invalid_api_key", "Invalid API key", outcome="401", reason=reason)
+    return _el_error(401, "invalid_api_key", f"Invalid API key{provided}", outcome="401", reason=reason)
 
 
 class _BadBody(Exception):
@@ -440,7 +443,9 @@ class _Handler(BaseHTTPRequestHandler):
                 authorized = (self.headers.get("xi-api-key") or "") == key
             rec["authorized"] = authorized
             if not authorized:
-                self._finish(rec, _auth_response(family, "auth"))
+                received = (self.headers.get("Authorization") or "").removeprefix("Bearer ") if family == "openai" \
+                    else self.headers.get("xi-api-key") or ""
+                self._finish(rec, _auth_response(family, "auth", received))
                 return
             text = _tts_text(name, payload)
             decision = fake._admit(family, name, text)

@@ -192,7 +192,7 @@ def test_a_segment_that_keeps_failing_is_named_and_only_it_is_redone(api, tmp_pa
     "knobs, config, expected",
     [
         ({"quota_exhausted": True}, [], "insufficient_quota — the account is out of credit"),
-        ({"key": "a-different-key"}, [], "rejected the API key (401 invalid_api_key); check OPENAI_API_KEY"),
+        ({"key": "a-different-key"}, [], "OpenAI rejected the API key (401 invalid_api_key: "),
         ({}, ["tts_voice=nobody"], "rejected the request (400"),
     ],
     ids=["quota", "bad-key", "bad-request"],

@@ -5,13 +5,13 @@ import pytest
 from dubbing.errors import DubbingError
 from dubbing.script import (
     Segment,
-    check_length,
     check_within,
     clean_text,
     format_script,
     make_id,
     parse_script,
     read_script,
+    split_for_speech,
 )
 
 HEADER = "id\tstart\tend\tspeaker\tsource_text\ttext\n"
@@ -190,19 +190,37 @@ def test_check_within_names_the_segment_that_starts_after_the_video():
     assert str(caught.value) == "s.tsv: segment 0002 starts at 9.500 s, after the video ends (9.500 s)"
 
 
-def test_check_length_names_the_segment_and_the_limit():
-    segments = parse_script(rows("0001\t0\t1\tShort", "0002\t1\t2\t" + "x" * 11))
-    check_length(segments[:1], 10, "piper", "s.tsv")
+def test_long_lines_are_cut_at_sentence_ends_without_losing_text():
+    sentence = "Sentence {} is here, with a clause; and a few more words. "
+    text = "".join(sentence.format(i) for i in range(200)).strip()
+    parts = split_for_speech(text, 4096)
+    assert len(parts) == 3 and all(len(part) <= 4096 for part in parts)
+    assert all(part.endswith("more words.") for part in parts)  # every cut is at a sentence end
+    assert " ".join(parts) == text  # nothing truncated, nothing reordered
+    assert split_for_speech("Short.", 4096) == ["Short."]
+
+
+def test_a_sentence_longer_than_the_limit_is_cut_at_clauses_then_spaces_then_anywhere():
+    clauses = "one two three, " * 40
+    parts = split_for_speech(clauses.strip(), 100)
+    assert all(len(part) <= 100 and part.endswith(",") for part in parts[:-1])
+    assert " ".join(parts) == clauses.strip()
+    cjk = "这是一个很长的句子" * 50  # no spaces, no punctuation: cut anywhere, still all there
+    assert "".join(split_for_speech(cjk, 100)) == cjk
+    cjk_sentences = "这是一个句子。" * 50  # CJK full stops are sentence ends without a space
+    parts = split_for_speech(cjk_sentences, 100)
+    assert all(part.endswith("。") for part in parts) and "".join(parts) == cjk_sentences
+    arabic = " ".join(["هذه جملة طويلة جدا؟"] * 30)
+    parts = split_for_speech(arabic, 100)
+    assert all(part.endswith("؟") for part in parts) and " ".join(parts) == arabic
+
+
+def test_invisible_only_text_is_an_empty_line():
     with pytest.raises(DubbingError) as caught:
-        check_length(segments, 10, "piper", "s.tsv")
-    message = str(caught.value)
-    assert message.startswith("s.tsv: segment 0002: text is 11 characters")
-    assert "10-character limit of the piper backend" in message
-
-
-# --- Library bugs (reported, not fixed) -------------------------------------------------------------
-
-
+        parse_script(rows("0001\t0\t1\t\u200f\u200e\u200b"))
+    assert "line 2 (id 0001): text is empty (only invisible characters)" in str(caught.value)
+    kept = parse_script(rows("0001\t0\t1\tمرحبا \u200fبكم 👋 你好"))
+    assert kept[0].text == "مرحبا \u200fبكم 👋 你好"  # right-to-left, CJK and emoji pass through untouched
 def test_error_line_number_counts_blank_lines():
     text = SHORT_HEADER + "\n0001\tabc\t1\tHi\n"  # the bad row is on line 3
     with pytest.raises(DubbingError, match="line 3"):

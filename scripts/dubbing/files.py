@@ -1,6 +1,7 @@
 """Atomic writes: a killed job never leaves a file that looks finished."""
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -17,6 +18,11 @@ def atomic_output(dest, suffix=""):
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # Leftovers of a writer of this same file that was killed (SIGKILL, power loss): only one writer
+    # at a time owns a file here (one Snakemake job per output, the cache's per-key lock).
+    for stale in dest.parent.glob(f".{glob.escape(dest.name)}.*.tmp*"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{suffix}", dir=dest.parent)
     os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results should get the usual permissions
     os.close(fd)

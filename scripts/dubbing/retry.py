@@ -117,7 +117,7 @@ def fatal_message(provider, exc, verdict):
         return (f"{provider} refused the request: {code} — the account is out of credit or over its spending "
                 f"limit; add credit or raise the limit, then rerun (finished segments are kept)")
     if status in ("401", "403"):
-        return (f"{provider} rejected the API key ({verdict.reason}); check "
+        return (f"{provider} rejected the API key ({verdict.reason}: {detail}); check "
                 f"{'ELEVENLABS_API_KEY' if provider == 'ElevenLabs' else 'OPENAI_API_KEY'} in the environment or .env")
     return f"{provider} rejected the request ({verdict.reason}): {detail}"
 

@@ -46,6 +46,12 @@ def clean_text(text):
     return " ".join(text.split())
 
 
+def speakable(text):
+    """Whether ``text`` has anything to say: a letter, digit, symbol or punctuation mark, not only
+    invisible format characters (direction marks, zero-width spaces)."""
+    return any(unicodedata.category(char)[0] in "LNSP" for char in text)
+
+
 def make_id(index, width=4):
     """Generated segment ids are zero-padded and 1-based: 0001, 0002, ..."""
     return str(index + 1).zfill(width)
@@ -106,8 +112,9 @@ def parse_script(text, path="<script>"):
         if end <= start:
             raise DubbingError(path, f"{where}: end {end:.3f} is not after start {start:.3f}")
         text_value = clean_text(row.get("text"))
-        if not text_value:
-            raise DubbingError(path, f"{where}: text is empty (delete the row to leave the slot silent)")
+        if not speakable(text_value):
+            raise DubbingError(path, f"{where}: text is empty{' (only invisible characters)' if text_value else ''} "
+                                     "(delete the row to leave the slot silent)")
         segments.append(
             Segment(
                 id=seg_id,
@@ -153,14 +160,59 @@ def check_within(segments, duration, path):
             )
 
 
-def check_length(segments, max_chars, backend, path):
-    for seg in segments:
-        if len(seg.text) > max_chars:
-            raise DubbingError(
-                path,
-                f"segment {seg.id}: text is {len(seg.text)} characters, over the {max_chars}-character "
-                f"limit of the {backend} backend; split it into shorter rows",
-            )
+# Where a long line may be cut, best first: after a sentence, after a clause, at a space.
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026\u3002\uff01\uff1f\u061f\u0964])[\"'\u201d\u2019)\]]*\s+|(?<=[\u3002\uff01\uff1f])")
+_CLAUSE_END = re.compile(r"(?<=[,;:\u3001\uff0c\uff1b\uff1a\u060c\u2013\u2014])\s*")
+_SPACE = re.compile(r"\s+")
+
+
+def _pieces(text, pattern):
+    """``text`` cut after each match of ``pattern`` (nothing is lost: the pieces join back to ``text``)."""
+    pieces, start = [], 0
+    for match in pattern.finditer(text):
+        if match.end() > start:
+            pieces.append(text[start:match.end()])
+            start = match.end()
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
+
+
+def split_for_speech(text, max_chars):
+    """``text`` as parts of at most ``max_chars`` characters, cut at sentence ends where possible.
+
+    Sentences are packed greedily into parts; a sentence longer than a part is cut at clause
+    boundaries, then at spaces, then (a run with no space at all, e.g. CJK without punctuation)
+    anywhere. Nothing is truncated: the parts are the text in order, less the whitespace at the
+    cuts. One part (the text itself) when it fits.
+    """
+    if not max_chars or len(text) <= max_chars:
+        return [text]
+
+    def units(piece, patterns):
+        if len(piece) <= max_chars:
+            return [piece]
+        if not patterns:
+            return [piece[i:i + max_chars] for i in range(0, len(piece), max_chars)]
+        out = []
+        for sub in _pieces(piece, patterns[0]):
+            out.extend(units(sub, patterns[1:]))
+        return out
+
+    parts, current = [], ""
+    for unit in units(text, (_SENTENCE_END, _CLAUSE_END, _SPACE)):
+        if current and len(current) + len(unit) > max_chars:
+            parts.append(current)
+            current = ""
+        current += unit
+    parts.append(current)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def long_lines(segments, max_chars):
+    """{id: number of parts} for lines longer than one request may carry."""
+    return {seg.id: len(split_for_speech(seg.text, max_chars)) for seg in segments
+            if max_chars and len(seg.text) > max_chars}
 
 
 def format_script(segments):

@@ -1,13 +1,15 @@
 """One function per pipeline stage, taking paths and plain values (the rule scripts call these)."""
 
+import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import audio, backends, fitting, mix, mux, subtitles, timeline
 from .errors import DubbingError
 from .files import atomic_output, write_if_changed, write_text_atomic
-from .script import check_length, check_within, format_script, read_script
+from .script import check_within, format_script, long_lines, read_script
 
 log = logging.getLogger("dubbing")
 
@@ -77,7 +79,10 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_b
     segments = read_script(script_path)
     duration = _load(probe_json)["duration"]
     check_within(segments, duration, script_path)
-    check_length(segments, backends.info("tts", tts_backend).max_chars, tts_backend, script_path)
+    max_chars = backends.info("tts", tts_backend).max_chars
+    for seg_id, parts in long_lines(segments, max_chars).items():
+        log.warning("segment %s: longer than the %d characters one %s request carries; it will be sent in %d "
+                    "parts cut at sentence ends and joined", seg_id, max_chars, tts_backend, parts)
     slots = fitting.slots_for(segments, duration, min_gap)
     changed = 0
     for seg, slot in zip(segments, slots):
@@ -97,10 +102,11 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_b
     write_text_atomic(manifest, format_script(segments))
 
 
-def fit(tts_wav, slot_json, dest, report, max_speedup):
+def fit(tts_wav, slot_json, dest, report, max_speedup, inputs=None):
+    """Fit one segment's speech to its slot; ``inputs`` (what it was fitted from) goes into the report."""
     slot = _load(slot_json)
     rate = audio.SAMPLE_RATE
-    raw = audio.decode_mono(tts_wav, rate)
+    raw = audio.load_mono(tts_wav, rate)
     first, last = audio.speech_bounds(raw, rate)
     if last <= first:
         raise DubbingError(tts_wav, f"segment {slot['id']}: the synthesized audio is silent")
@@ -123,8 +129,64 @@ def fit(tts_wav, slot_json, dest, report, max_speedup):
         "id": slot["id"], "start": slot["start"], "end": slot["end"], "window_end": slot["window_end"],
         "raw_seconds": round(raw.size / rate, 3), "speech_seconds": round(plan.speech, 3),
         "stretch": round(plan.stretch, 4), "fitted_seconds": round(fitted_seconds, 3),
-        "overflow_seconds": overflow,
+        "overflow_seconds": overflow, "inputs": inputs,
     }))
+
+
+FIT_VERSION = 2  # bump when fitting itself changes, so every segment is fitted again
+
+
+def fit_inputs(tts_wav, slot_json, max_speedup):
+    """What a segment's fit depends on: the raw speech (its bytes' digest), its slot, the settings."""
+    digest = hashlib.sha1(Path(tts_wav).read_bytes()).hexdigest()
+    return {"tts_sha1": digest, "slot": _load(slot_json), "max_speedup": max_speedup, "version": FIT_VERSION}
+
+
+def fit_all(tts_wavs, slot_jsons, fit_dir, manifest, max_speedup, workers=1):
+    """Fit the segments whose speech, slot or settings changed since their last fit; leave the others untouched.
+
+    One process for the whole video: a job per segment cost more in start-up than the fitting
+    itself (600 segments: minutes). Each ``fit/<id>.json`` records the inputs it was made from, so
+    moving one line re-fits that line and the one before it, and nothing else is rewritten.
+    """
+    fit_dir = Path(fit_dir)
+    tts_by_id = {Path(path).stem: path for path in tts_wavs}
+    todo, kept, ids = [], 0, []
+    for slot_json in slot_jsons:
+        seg_id = Path(slot_json).stem
+        ids.append(seg_id)
+        wav, report = fit_dir / f"{seg_id}.wav", fit_dir / f"{seg_id}.json"
+        inputs = fit_inputs(tts_by_id[seg_id], slot_json, max_speedup)
+        try:
+            current = wav.is_file() and _load(report).get("inputs") == inputs
+        except (FileNotFoundError, ValueError):
+            current = False
+        if current:
+            kept += 1
+        else:
+            todo.append((seg_id, tts_by_id[seg_id], slot_json, wav, report, inputs))
+
+    def one(job):
+        seg_id, tts_wav, slot_json, wav, report, inputs = job
+        try:
+            fit(tts_wav, slot_json, wav, report, max_speedup, inputs)
+        except DubbingError as err:
+            return seg_id, err
+        return seg_id, None
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # numpy and ffmpeg release the GIL
+        failed = [(seg_id, err) for seg_id, err in pool.map(one, todo) if err]
+    for stale in fit_dir.glob("*.*"):
+        if stale.suffix in (".wav", ".json") and stale.stem not in set(ids):
+            stale.unlink()
+    fitted = [job[0] for job in todo if job[0] not in dict(failed)]
+    log.info("%d segments: %d fitted, %d unchanged", len(ids), len(fitted), kept)
+    if fitted:
+        log.info("fitted: %s", ", ".join(fitted))
+    if failed:
+        raise DubbingError(failed[0][1].path, f"{len(failed)} segment(s) could not be fitted (the others are kept): "
+                           + "; ".join(err.problem for _, err in failed))
+    write_text_atomic(manifest, "id\tfitted_now\n" + "".join(f"{i}\t{'yes' if i in fitted else 'no'}\n" for i in ids))
 
 
 def build_timeline(fit_reports, fit_wavs, source_wav, dest):

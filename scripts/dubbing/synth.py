@@ -21,7 +21,7 @@ from . import backends, retry
 from .cache import SpeechCache, cache_key
 from .errors import DubbingError
 from .files import atomic_output, write_text_atomic
-from .script import read_script
+from .script import read_script, split_for_speech
 
 log = logging.getLogger("dubbing")
 
@@ -41,6 +41,7 @@ class Job:
     next_text: str | None = None
     where: str = ""
     settings: object = None  # the backend settings with this line's speaker's voice
+    parts: list = field(default_factory=list)  # the text cut to the backend's request limit (usually one part)
 
 
 def _context(manifest, settings):
@@ -64,8 +65,48 @@ def make_job(segment_json, wav, record, settings, context, voices=None):
     segment = json.loads(Path(segment_json).read_text(encoding="utf-8"))
     previous_text, next_text = context.get(segment["id"], (None, None))
     settings = voice_settings(settings, segment.get("speaker", ""), voices)
+    parts = split_for_speech(segment["text"], backends.info("tts", settings.backend).max_chars)
     return Job(segment["id"], segment["text"], Path(wav), Path(record), cache_key(settings, segment["text"]),
-               previous_text, next_text, where=f"{segment_json} (segment {segment['id']})", settings=settings)
+               previous_text, next_text, where=f"{segment_json} (segment {segment['id']})", settings=settings,
+               parts=parts)
+
+
+def requests_for(job, tmp):
+    """What to send for ``job``, as (text, wav path, previous text, next text) per request.
+
+    Usually one request writing ``tmp``. A line longer than the backend's request limit goes in
+    parts (cut at sentence ends), each with its neighbouring parts as context, written next to
+    ``tmp`` and joined into it by ``join_parts``.
+    """
+    if len(job.parts) <= 1:
+        return [(job.text, tmp, job.previous_text, job.next_text)]
+    last = len(job.parts) - 1
+    return [(text, tmp.with_name(f"{tmp.name}.part{i}.wav"), job.previous_text if i == 0 else job.parts[i - 1],
+             job.next_text if i == last else job.parts[i + 1]) for i, text in enumerate(job.parts)]
+
+
+def join_parts(requests, tmp):
+    """Concatenate the parts' WAVs into ``tmp`` (one part: already there) and delete them."""
+    paths = [path for _, path, _, _ in requests if path != tmp]
+    if not paths:
+        return
+    try:
+        with wave.open(str(tmp), "wb") as out:
+            for i, path in enumerate(paths):
+                with wave.open(str(path), "rb") as part:
+                    if i == 0:
+                        out.setparams(part.getparams())
+                    elif part.getparams()[:3] != out.getparams()[:3]:
+                        raise DubbingError(path, "parts of one line came back in different audio formats")
+                    out.writeframes(part.readframes(part.getnframes()))
+    finally:
+        discard_parts(requests, tmp)
+
+
+def discard_parts(requests, tmp):
+    for _, path, _, _ in requests:
+        if path != tmp:
+            path.unlink(missing_ok=True)
 
 
 def is_current(job):
@@ -98,6 +139,18 @@ def _store(job, cache, settings, tmp):
     return round(seconds, 3)
 
 
+def _speak(synthesizer, job, tmp):
+    """The job's speech into ``tmp`` with a synchronous synthesizer (in parts if the line is long)."""
+    requests = requests_for(job, tmp)
+    try:
+        for text, path, previous_text, next_text in requests:
+            synthesizer.synthesize(text, path, previous_text, next_text, where=job.where)
+    except BaseException:
+        discard_parts(requests, tmp)
+        raise
+    join_parts(requests, tmp)
+
+
 def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None, voices=None):
     """Per-segment mode: the cache if it has this line, else one request (with retries)."""
     cache = SpeechCache(cache_dir)
@@ -110,7 +163,7 @@ def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None
             return "cache"
         synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
         with atomic_output(job.wav, ".wav") as tmp:
-            synthesizer.synthesize(job.text, tmp, job.previous_text, job.next_text, where=job.where)
+            _speak(synthesizer, job, tmp)
             seconds = _store(job, cache, settings, tmp)
     _finish(job, cache, settings, "api", seconds)
     log.info("segment %s: synthesized, %.2f s", job.id, seconds)
@@ -204,7 +257,7 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
     stop = asyncio.Event()  # set by a permanent error (quota, key): nothing more is sent
 
     async def one(job):
-        async def attempt():
+        async def attempt(text, path, previous_text, next_text):
             epoch = await limit.acquire()
             outcome = "error"
             try:
@@ -214,9 +267,9 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
                     await rate.acquire()
                 stats.requests += 1
                 sent = time.monotonic()
-                log.debug("segment %s: request sent (%d characters, %d in flight)", job.id, len(job.text),
+                log.debug("segment %s: request sent (%d characters, %d in flight)", job.id, len(text),
                           limit.in_flight)
-                await synthesizer.request_once(job.text, tmp, job.previous_text, job.next_text, job.settings)
+                await synthesizer.request_once(text, path, previous_text, next_text, job.settings)
                 log.debug("segment %s: audio received in %.2f s", job.id, time.monotonic() - sent)
                 outcome = "ok"
             except Exception as exc:
@@ -235,8 +288,15 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
 
         try:
             with atomic_output(job.wav, ".wav") as tmp:
-                await retry.acall(attempt, provider=provider, where=job.where, max_retries=settings.max_retries,
-                                  on_retry=counted)
+                requests = requests_for(job, tmp)
+                try:
+                    for request in requests:
+                        await retry.acall(lambda: attempt(*request), provider=provider, where=job.where,
+                                          max_retries=settings.max_retries, on_retry=counted)
+                except BaseException:
+                    discard_parts(requests, tmp)
+                    raise
+                join_parts(requests, tmp)
                 seconds = _store(job, cache, job.settings, tmp)
             _finish(job, cache, job.settings, "api", seconds)
             stats.sent += 1
@@ -267,18 +327,26 @@ def _run_local(jobs, settings, cache, stats):
     backend = backends.load("tts", settings.backend)
     voices = {}  # one loaded voice per distinct voice, each loaded once
     progress = _Progress(len(jobs), stats, AdaptiveLimit(1))
+    loading = speaking = 0.0  # seconds loading voices / synthesizing (`make bench-scale` compares them)
+    started = time.monotonic()
     try:
         for job in jobs:
             if job.settings.voice not in voices:
+                mark = time.monotonic()
                 voices[job.settings.voice] = backend.Synthesizer(job.settings)
+                loading += time.monotonic() - mark
             with atomic_output(job.wav, ".wav") as tmp:
-                voices[job.settings.voice].synthesize(job.text, tmp, job.previous_text, job.next_text, where=job.where)
+                mark = time.monotonic()
+                _speak(voices[job.settings.voice], job, tmp)
+                speaking += time.monotonic() - mark
                 seconds = _store(job, cache, job.settings, tmp)
             _finish(job, cache, job.settings, "api", seconds)
             stats.sent += 1
             progress.update(1)
     finally:
         progress.close()
+    log.info("offline synthesis: %.2f s in all, %.2f s synthesizing, %.2f s loading %d voice(s)",
+             time.monotonic() - started, speaking, loading, len(voices))
 
 
 def synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manifest=None, max_concurrent=5,

@@ -33,5 +33,8 @@ class Synthesizer:
         self.config = SynthesisConfig(length_scale=1.0 / settings.speed)
 
     def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
-        with wave.open(str(wav_path), "wb") as wav:
-            self.voice.synthesize_wav(text, wav, syn_config=self.config)
+        try:
+            with wave.open(str(wav_path), "wb") as wav:
+                self.voice.synthesize_wav(text, wav, syn_config=self.config)
+        except wave.Error:  # the voice made no audio at all, so the WAV header was never set
+            raise DubbingError(where or wav_path, "Piper made no audio from this text (nothing it can pronounce?)") from None
