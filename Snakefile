@@ -15,6 +15,17 @@ wildcard_constraints:
     seg=r"[A-Za-z0-9_-]+",
 
 
+# On a cluster (profiles/slurm) these run on the submit host: each takes less time than a job
+# submission would.
+localrules:
+    probe,
+    segments,
+    synth_index,
+    plan,
+    subtitles,
+    timing_table,
+
+
 include: "rules/common.smk"
 include: "rules/prepare.smk"
 include: "rules/synth.smk"
