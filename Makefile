@@ -25,7 +25,7 @@ ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
 SYNC := --config synth_mode=per-segment max_concurrent=1
 
 .PHONY: lock plan cache-stats cache-prune bench setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
-	dry-run dag test clean help
+	dry-run dag test clean help setup-slurm lock-slurm test-slurm
 
 help:
 	@echo "make demo                       dub media/demo.mp4 -> results/demo/dubbed.mp4 (sets itself up)"
@@ -100,6 +100,35 @@ dry-run: setup
 dag: setup
 	mkdir -p "results/$(NAME)"
 	$(SNAKEMAKE) --rulegraph "results/$(NAME)/dubbed.mp4" | dot -Tsvg > "results/$(NAME)/dag.svg"
+
+# Optional extra: the Slurm executor plugin, in its own venv (.venv-slurm) so that local runs from
+# .venv do not pay for it. .venv-slurm sees .venv's packages through a .pth file and adds only the
+# plugin; `.venv-slurm/bin/snakemake --profile profiles/slurm ...` runs on the cluster.
+SLURM_VENV ?= .venv-slurm
+
+setup-slurm: setup $(SLURM_VENV)/.installed
+
+$(SLURM_VENV)/.installed: requirements-slurm.lock $(VENV)/.installed
+	$(PYTHON) -m venv $(SLURM_VENV)
+	$(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))' \
+		> "$$($(SLURM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/main-venv.pth"
+	$(SLURM_VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements-slurm.lock
+	printf '#!/bin/sh\nexec "$$(dirname "$$0")/python" -m snakemake "$$@"\n' > $(SLURM_VENV)/bin/snakemake
+	chmod +x $(SLURM_VENV)/bin/snakemake
+	touch $@
+
+# Regenerate requirements-slurm.lock: requirements-slurm.txt under requirements.lock's pins.
+lock-slurm:
+	$(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q uv
+	.lock-venv/bin/uv pip compile requirements-slurm.txt -c requirements.lock --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements-slurm.lock.new
+	{ sed -n 1,2p requirements-slurm.lock; cat requirements-slurm.lock.new; } > requirements-slurm.lock \
+		&& rm -rf requirements-slurm.lock.new .lock-venv
+
+# The Slurm test alone, on a one-node cluster on this machine (scripts/ci/slurm_up.sh, as root).
+test-slurm: setup-slurm
+	bash scripts/ci/slurm_up.sh
+	$(VENV)/bin/python -m pytest -m slurm -v
 
 test: setup
 	$(VENV)/bin/python -m pytest
