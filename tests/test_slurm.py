@@ -17,8 +17,6 @@ import numpy as np
 import pytest
 from conftest import API_KEY, MEDIA, REPO, api_env, clean_env, decode, make_workdir, run_snakemake, stream_md5
 
-pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
-
 SLURM_SNAKEMAKE = Path(os.environ.get("DUBBING_SLURM_VENV", REPO / ".venv-slurm")) / "bin" / "snakemake"
 # The profile polls Slurm every 20 s at first (polite to a real controller); here jobs take
 # seconds, so poll sooner. Everything else comes from the profile as a user would run it.
@@ -96,6 +94,28 @@ def run_times(log_text, slurm_id):
     return started, stamp(rf"_job_complete: JobId={slurm_id} done")
 
 
+def pins(filename):
+    found = {}
+    for line in (REPO / filename).read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;#\\]+)", line)
+        if match:
+            found[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return found
+
+
+def test_the_slurm_lock_is_the_main_lock_plus_the_plugin():
+    """.venv-slurm layers requirements-slurm.lock over .venv: every shared pin must agree."""
+    main, slurm = pins("requirements.lock"), pins("requirements-slurm.lock")
+    assert {name: slurm.get(name) for name in main} == main  # regenerate with `make lock-slurm`
+    for line in (REPO / "requirements-slurm.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.strip().split("==")
+            assert slurm[name.lower()] == version, name
+    assert (REPO / "requirements-slurm.lock").read_text().count("--hash=sha256:") >= len(slurm)
+
+
+@pytest.mark.slurm
+@pytest.mark.e2e
 def test_demo_dubbed_on_slurm_matches_a_local_run(slurm, tmp_path):
     media = [(MEDIA / name, name) for name in ("demo.mp4", "demo.srt", "demo.script.tsv")]
     on_slurm = make_workdir(tmp_path / "slurm", media)
@@ -163,6 +183,8 @@ def synth_intervals(log):
     return sorted(intervals)
 
 
+@pytest.mark.slurm
+@pytest.mark.e2e
 def test_the_api_cap_holds_for_slurm_jobs(slurm, api, tmp_path):
     """Cloud synthesis jobs on Slurm: the node runs two at once, but max_concurrent=1 lets one out at a time."""
     api.configure(latency=3.0)
