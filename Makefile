@@ -24,7 +24,7 @@ PLAN_CONFIG ?=
 ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
 SYNC := --config synth_mode=per-segment max_concurrent=1
 
-.PHONY: lock plan cache-stats cache-prune bench setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+.PHONY: lock plan cache-stats cache-prune bench bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help setup-slurm lock-slurm test-slurm
 
 help:
@@ -39,6 +39,7 @@ help:
 	@echo "make plan VIDEO=... [PLAN_CONFIG='--config tts_backend=openai']  what synthesis would send and cost"
 	@echo "make cache-stats / make cache-prune DAYS=30   the shared synthesis cache (cache/)"
 	@echo "make bench                      synthesis benchmark against the local test server"
+	@echo "make bench-scale                time and memory per stage for 10/30/60-minute lectures"
 	@echo "make dry-run VIDEO=...          show what would run;  make dag VIDEO=... -> results/<video>/dag.svg"
 
 setup: system-deps $(VENV)/.installed
@@ -144,6 +145,12 @@ cache-prune: setup
 
 bench: setup
 	$(VENV)/bin/python scripts/bench_synth.py
+
+# Scale benchmark: 10-, 30- and 60-minute synthetic lectures end to end (about 40 minutes here);
+# e.g. BENCH_SCALE_ARGS="--minutes 5,10 --backends piper" for a quick look.
+BENCH_SCALE_ARGS ?=
+bench-scale: setup
+	$(VENV)/bin/python scripts/bench_scale.py $(BENCH_SCALE_ARGS)
 
 clean:
 	rm -rf results logs benchmarks .snakemake

@@ -10,6 +10,8 @@ rule timeline:
         "results/{video}/dub.wav",
     log:
         "logs/{video}/timeline.log",
+    benchmark:
+        "benchmarks/{video}/timeline.tsv"
     conda:
         "../envs/audio.yaml"
     script:
@@ -23,6 +25,8 @@ rule timing_table:
         "results/{video}/timing.tsv",
     log:
         "logs/{video}/timing_table.log",
+    benchmark:
+        "benchmarks/{video}/timing_table.tsv"
     conda:
         "../envs/audio.yaml"
     script:
@@ -36,6 +40,8 @@ rule subtitles:
         "results/{video}/dubbed.srt",
     log:
         "logs/{video}/subtitles.log",
+    benchmark:
+        "benchmarks/{video}/subtitles.tsv"
     conda:
         "../envs/audio.yaml"
     script:
@@ -50,6 +56,8 @@ rule mix:
         "results/{video}/mix.flac",
     log:
         "logs/{video}/mix.log",
+    benchmark:
+        "benchmarks/{video}/mix.tsv"
     conda:
         "../envs/audio.yaml"
     params:
@@ -72,6 +80,8 @@ rule sync_check:
         summary="results/{video}/sync_summary.json",
     log:
         "logs/{video}/sync_check.log",
+    benchmark:
+        "benchmarks/{video}/sync_check.tsv"
     conda:
         "../envs/audio.yaml"
     params:
@@ -100,6 +110,8 @@ rule report_pieces:
         ),
     log:
         "logs/{video}/report_pieces.log",
+    benchmark:
+        "benchmarks/{video}/report_pieces.tsv"
     conda:
         "../envs/audio.yaml"
     params:
@@ -121,6 +133,8 @@ rule mux:
         "results/{video}/dubbed.mp4",
     log:
         "logs/{video}/mux.log",
+    benchmark:
+        "benchmarks/{video}/mux.tsv"
     conda:
         "../envs/audio.yaml"
     params:

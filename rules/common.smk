@@ -191,9 +191,18 @@ def segment_jsons(wildcards):
     )
 
 
+def synth_mode():
+    """per-segment or async; auto means async for offline backends (one voice load per video), else per-segment."""
+    mode = config["synth_mode"]
+    if mode == "auto":
+        cloud = backend_info("tts", config["tts_backend"]).key
+        return "per-segment" if cloud else "async"
+    return mode
+
+
 def tts_path(video, seg):
     """A segment's raw speech; in async mode it is written by the video's synth_batch checkpoint."""
-    if config["synth_mode"] == "async":
+    if synth_mode() == "async":
         checkpoints.synth_batch.get(video=video)
     return f"results/{video}/tts/{seg}.wav"
 
@@ -211,7 +220,17 @@ def api_slots():
     return 1 if backend_info("tts", config["tts_backend"]).key else 0
 
 
+def slot_jsons(wildcards):
+    return expand(
+        "results/{video}/slots/{seg}.json",
+        video=wildcards.video,
+        seg=segment_ids(wildcards),
+    )
+
+
 def fitted_wavs(wildcards):
+    """Fitted segments: written by the video's fit checkpoint (only those whose inputs changed)."""
+    checkpoints.fit.get(video=wildcards.video)
     return expand(
         "results/{video}/fit/{seg}.wav",
         video=wildcards.video,
@@ -220,6 +239,7 @@ def fitted_wavs(wildcards):
 
 
 def fit_reports(wildcards):
+    checkpoints.fit.get(video=wildcards.video)
     return expand(
         "results/{video}/fit/{seg}.json",
         video=wildcards.video,

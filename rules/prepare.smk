@@ -8,6 +8,8 @@ rule probe:
         "results/{video}/audio/probe.json",
     log:
         "logs/{video}/probe.log",
+    benchmark:
+        "benchmarks/{video}/probe.tsv"
     conda:
         "../envs/audio.yaml"
     script:
@@ -22,6 +24,8 @@ rule extract_audio:
         "results/{video}/audio/source.wav",
     log:
         "logs/{video}/extract_audio.log",
+    benchmark:
+        "benchmarks/{video}/extract_audio.tsv"
     conda:
         "../envs/audio.yaml"
     script:
@@ -35,6 +39,8 @@ rule transcribe:
         "results/{video}/transcript.json",
     log:
         "logs/{video}/transcribe.log",
+    benchmark:
+        "benchmarks/{video}/transcribe.tsv"
     conda:
         "../envs/asr.yaml"
     threads: 2
@@ -51,6 +57,8 @@ rule translate:
         "results/{video}/script.tsv",
     log:
         "logs/{video}/translate.log",
+    benchmark:
+        "benchmarks/{video}/translate.tsv"
     conda:
         "../envs/asr.yaml"
     params:
@@ -67,6 +75,8 @@ checkpoint segments:
         "results/{video}/segments.tsv",
     log:
         "logs/{video}/segments.log",
+    benchmark:
+        "benchmarks/{video}/segments.tsv"
     conda:
         "../envs/audio.yaml"
     params:

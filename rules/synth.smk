@@ -3,10 +3,12 @@
 # - per-segment: each segment is its own job, so `--cores N` runs N at once; the `api`
 #   resource caps cloud requests in flight at max_concurrent whatever --cores says;
 # - async: one job per video sends every stale segment from one event loop (aiolimiter RPM cap,
-#   adaptive concurrency up to max_concurrent, live progress bar).
+#   adaptive concurrency up to max_concurrent, live progress bar); an offline voice is loaded once.
+# - auto (the default): async for offline backends (Piper: loading the voice costs more than a
+#   line), per-segment for cloud backends.
 
 
-if config["synth_mode"] == "per-segment":
+if synth_mode() == "per-segment":
 
     rule synth:
         input:
@@ -55,18 +57,23 @@ else:
             "../scripts/synthesize_batch.py"
 
 
-rule fit:
+# One job per video: it fits only the segments whose speech or slot changed (fit/<id>.json records
+# what each was fitted from), so a job per segment's start-up cost is not paid 600 times.
+checkpoint fit:
     input:
-        tts=tts_for,
-        slot="results/{video}/slots/{seg}.json",
+        tts=tts_wavs,
+        slots=slot_jsons,
     output:
-        wav="results/{video}/fit/{seg}.wav",
-        report="results/{video}/fit/{seg}.json",
+        "results/{video}/fit.tsv",
     log:
-        "logs/{video}/fit/{seg}.log",
+        "logs/{video}/fit.log",
+    benchmark:
+        "benchmarks/{video}/fit.tsv"
     conda:
         "../envs/audio.yaml"
+    threads: 2
     params:
+        fit_dir="results/{video}/fit",
         max_speedup=config["max_speedup"],
     script:
         "../scripts/fit.py"
@@ -79,6 +86,8 @@ rule synth_index:
         "results/{video}/synth.tsv",
     log:
         "logs/{video}/synth_index.log",
+    benchmark:
+        "benchmarks/{video}/synth_index.tsv"
     conda:
         "../envs/audio.yaml"
     script:
@@ -92,6 +101,8 @@ rule plan:
         "results/{video}/plan.json",
     log:
         "logs/{video}/plan.log",
+    benchmark:
+        "benchmarks/{video}/plan.tsv"
     conda:
         "../envs/audio.yaml"
     params:

@@ -1,8 +1,9 @@
-"""Rule fit: one segment's speech trimmed and sped up (within max_speedup) to fit its slot."""
-from dubbing.stages import fit
+"""Checkpoint fit: every segment whose speech or slot changed, trimmed and sped up (within max_speedup) to fit."""
+from dubbing.stages import fit_all
 from dubbing.step import run_step
 
 run_step(
     snakemake,
-    lambda sm: fit(sm.input.tts, sm.input.slot, sm.output.wav, sm.output.report, sm.params.max_speedup),
+    lambda sm: fit_all(sm.input.tts, sm.input.slots, sm.params.fit_dir, sm.output[0], sm.params.max_speedup,
+                       sm.threads),
 )

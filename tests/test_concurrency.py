@@ -84,7 +84,7 @@ def test_both_modes_make_identical_audio_and_switching_sends_nothing(api, tmp_pa
                              "synth_mode=async", env=env)
     run_snakemake(batch, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", env=env)
     assert speech(api) == []
-    assert "rule fit" not in switched.stdout  # nothing downstream re-ran either
+    assert "checkpoint fit:" not in switched.stdout  # nothing downstream re-ran either
 
 
 def test_adaptive_limit_halves_once_per_burst_and_grows_back():

@@ -37,7 +37,21 @@ def dub(workdir, api, mode, *config):
 
 
 def jobs(stdout, rule):
-    return sum(line.strip() in (f"rule {rule}:", f"localrule {rule}:") for line in stdout.splitlines())
+    return sum(line.strip() in (f"rule {rule}:", f"localrule {rule}:", f"checkpoint {rule}:")
+               for line in stdout.splitlines())
+
+
+def fit_times(workdir):
+    return {p.name: p.stat().st_mtime_ns for p in (workdir / "results" / "lesson" / "fit").glob("*.wav")}
+
+
+def refitted(workdir, before):
+    """Segments whose fitted audio was rewritten since ``before`` (the fit job re-fits only what changed)."""
+    log = (workdir / "logs" / "lesson" / "fit.log").read_text()
+    fitted = next((line.split("fitted: ", 1)[1].split(", ") for line in log.splitlines() if " fitted: " in line), [])
+    after = fit_times(workdir)
+    assert sorted(name[:-4] for name in after if after[name] != before.get(name)) == sorted(fitted)
+    return sorted(fitted)
 
 
 @MODES
@@ -52,9 +66,11 @@ def test_editing_two_lines_sends_two_requests_and_refits_only_them(api, tmp_path
         return rows
 
     edit(workdir, change)
+    before = fit_times(workdir)
     sent, out = dub(workdir, api, mode)
     assert sorted(sent) == ["Vapour makes clouds, and clouds make rain.", "Water covers most of the Earth."]
-    assert jobs(out, "fit") == 2 and jobs(out, "mux") == 1
+    # One fit job per video, which re-fits only the two edited lines; the other four files are untouched.
+    assert refitted(workdir, before) == ["0002", "0005"] and jobs(out, "mux") == 1
     if mode == "per-segment":
         assert jobs(out, "synth") == 2
 
@@ -69,9 +85,10 @@ def test_moving_a_line_resynthesizes_nothing_and_refits_it_and_its_neighbour(api
         return rows
 
     edit(workdir, move)
+    before = fit_times(workdir)
     sent, out = dub(workdir, api, mode)
     assert sent == []
-    assert jobs(out, "fit") == 2  # 0003 itself, and 0002 whose pause before 0003 grew
+    assert refitted(workdir, before) == ["0002", "0003"]  # 0003 itself, and 0002 whose pause before 0003 grew
     fit = json.loads((workdir / "results" / "lesson" / "fit" / "0003.json").read_text())
     assert fit["start"] == 10.5
 

@@ -2,12 +2,12 @@
 
 The original is lowered wherever the dub track actually has sound (measured from the dub, not
 from the plan), with short ramps so the change is smooth. Both tracks are streamed in chunks and
-piped to ffmpeg twice (measure, then apply ``loudnorm`` linearly), so memory stays bounded for
-hour-long videos.
+piped to ffmpeg twice (measure the loudness with ``ebur128``, then write with one constant gain),
+so time grows linearly and memory stays bounded for hour-long videos.
 """
 
-import json
 import logging
+import math
 import re
 import subprocess
 import tempfile
@@ -85,38 +85,56 @@ def _pipe(cmd, chunks, what, path):
     return text
 
 
-def _loudnorm_args(lufs):
-    return f"loudnorm=I={lufs}:TP=-1.5:LRA=11"
+TRUE_PEAK_DB = -1.5  # the mix's true peak stays below this (dBTP), as loudnorm's TP=-1.5 did
 
 
-def measure_loudness(chunks, channels, lufs, path):
-    cmd = FFMPEG[:4] + ["info", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(channels), "-i", "-",
-                        "-af", _loudnorm_args(lufs) + ":print_format=json", "-f", "null", "-"]
+def measure_loudness(chunks, channels, path):
+    """Integrated loudness (LUFS) and true peak (dBTP) of float32 ``chunks`` (EBU R128, ffmpeg ``ebur128``).
+
+    ``ebur128`` measures at the stream's rate (4x oversampled only for the peak); ``loudnorm``
+    resamples everything to 192 kHz twice over, which cost 15 s of CPU per 10 minutes of stereo.
+    """
+    cmd = FFMPEG[:4] + ["info", "-nostats", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(channels), "-i", "-",
+                        "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"]
     text = _pipe(cmd, chunks, "measuring loudness", path)
-    match = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", text)
-    if not match:
-        raise DubbingError(path, "measuring loudness failed: ffmpeg printed no loudnorm summary")
-    return json.loads(match.group(0))
+    summary = text[text.rfind("Summary:"):]
+    integrated = re.search(r"\bI:\s+(-?[0-9.]+|-inf)\s+LUFS", summary)
+    peak = re.search(r"Peak:\s+(-?[0-9.]+|-inf)\s+dBFS", summary)
+    if not integrated or not peak:
+        raise DubbingError(path, "measuring loudness failed: ffmpeg printed no ebur128 summary")
+    return {"input_i": float(integrated.group(1)), "input_tp": float(peak.group(1))}
+
+
+def normalizing_gain(stats, lufs):
+    """Linear gain that brings the mix to ``lufs`` (silence, below -70 LUFS, is left as it is)."""
+    if not math.isfinite(stats["input_i"]) or stats["input_i"] < -70:
+        return 1.0
+    return 10 ** ((lufs - stats["input_i"]) / 20)
+
+
+def _limiter(true_peak=TRUE_PEAK_DB):
+    """ffmpeg's look-ahead limiter, delay-compensated; sample peaks 0.5 dB under ``true_peak`` leave room for
+    the peaks between samples."""
+    return f"alimiter=limit={10 ** ((true_peak - 0.5) / 20):.4f}:attack=5:release=50:level=false:latency=true"
 
 
 def write_mix(source_path, dub_path, dest, mode, duck_db, lufs):
-    """Mix ``dub_path`` over ``source_path`` and write a loudness-normalized FLAC to ``dest``."""
+    """Mix ``dub_path`` over ``source_path`` and write a loudness-normalized FLAC to ``dest``.
+
+    Two streamed passes: measure the mix's integrated loudness, then write it with the one
+    constant gain that reaches ``lufs``; a look-ahead limiter catches only the peaks that gain
+    would push over TRUE_PEAK_DB (what loudnorm did, without its 192 kHz resampling).
+    """
     with wave.open(str(source_path), "rb") as wav:
         channels = wav.getnchannels()
     gain = duck_envelope(dub_path, duck_db) if mode == "duck" else None
-    stats = measure_loudness(mixed_chunks(source_path, dub_path, mode, gain), channels, lufs, source_path)
-    log.info("measured loudness: %s", stats)
-    if stats["input_i"] in ("-inf", "inf") or float(stats["input_i"]) < -70:
-        audio_filter = "anull"  # silence: nothing to normalize
-    else:
-        audio_filter = (
-            f"{_loudnorm_args(lufs)}:measured_I={stats['input_i']}:measured_TP={stats['input_tp']}"
-            f":measured_LRA={stats['input_lra']}:measured_thresh={stats['input_thresh']}"
-            f":offset={stats['target_offset']}:linear=true,aresample={SAMPLE_RATE}"
-        )
+    stats = measure_loudness(mixed_chunks(source_path, dub_path, mode, gain), channels, source_path)
+    level = np.float32(normalizing_gain(stats, lufs))
+    log.info("measured loudness: %s; gain %.2f dB to %s LUFS", stats, 20 * math.log10(level), lufs)
+    normalized = (chunk * level for chunk in mixed_chunks(source_path, dub_path, mode, gain))
     with atomic_output(dest, ".flac") as tmp:
-        cmd = FFMPEG + ["-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(channels), "-i", "-",
-                        "-af", audio_filter, "-ar", str(SAMPLE_RATE), "-ac", str(channels), "-sample_fmt", "s16", "-c:a", "flac",
+        cmd = FFMPEG + ["-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(channels), "-i", "-", "-af", _limiter(),
+                        "-ar", str(SAMPLE_RATE), "-ac", str(channels), "-sample_fmt", "s16", "-c:a", "flac",
                         "-f", "flac", str(tmp)]
-        _pipe(cmd, mixed_chunks(source_path, dub_path, mode, gain), "mixing", dest)
+        _pipe(cmd, normalized, "mixing", dest)
     return stats

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import resource
 import sys
 import time
 import traceback
@@ -53,4 +54,8 @@ def run_step(snakemake, func):
     except Exception:  # noqa: BLE001 - a bug: show where, without any key in it
         log.error("unexpected error (a bug; please report it):\n%s", traceback.format_exc())
         sys.exit(1)
-    log.info("done in %.2f s", time.monotonic() - started)
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    # Exact CPU (with every finished child) and peaks (ru_maxrss is in KiB): `make bench-scale` reads this line.
+    log.info("done in %.2f s (cpu %.2f s, peak rss %.0f MB, largest child %.0f MB)", time.monotonic() - started, cpu,
+             own.ru_maxrss / 1024, children.ru_maxrss / 1024)
