@@ -87,16 +87,18 @@ EOF
 fi
 
 # 3. Daemons: munge first (Slurm authenticates through it), then the controller and the node.
-if ! pgrep -x munged >/dev/null; then
+munge_works() { munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; }
+alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+if ! munge_works; then
     [ -s /etc/munge/munge.key ] || $SUDO mungekey --create --force
     $SUDO chown munge:munge /etc/munge/munge.key && $SUDO chmod 0400 /etc/munge/munge.key
     $SUDO install -d -o munge -g munge -m 0755 /run/munge
     $SUDO install -d -o munge -g munge -m 0700 /var/lib/munge /var/log/munge
     $SUDO runuser -u munge -- /usr/sbin/munged
 fi
-for _ in $(seq 50); do munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.2; done
-pgrep -x slurmctld >/dev/null || $SUDO slurmctld
-pgrep -x slurmd >/dev/null || $SUDO slurmd
+for _ in $(seq 50); do munge_works && break; sleep 0.2; done
+alive /run/slurmctld.pid || $SUDO slurmctld
+alive /run/slurmd.pid || $SUDO slurmd
 
 # 4. Wait until the node takes jobs.
 for i in $(seq 60); do
