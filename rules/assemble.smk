@@ -53,7 +53,8 @@ rule mix:
         source="results/{video}/audio/source.wav",
         dub="results/{video}/dub.wav",
     output:
-        "results/{video}/mix.flac",
+        flac="results/{video}/mix.flac",
+        aac="results/{video}/mix.m4a",
     log:
         "logs/{video}/mix.log",
     benchmark:
@@ -64,6 +65,7 @@ rule mix:
         mode=config["mix_mode"],
         duck_db=config["duck_db"],
         lufs=config["loudness_lufs"],
+        bitrate=config["audio_bitrate"],
     script:
         "../scripts/mix.py"
 
@@ -124,7 +126,7 @@ rule report_pieces:
 rule mux:
     input:
         media=video_for,
-        audio="results/{video}/mix.flac",
+        audio="results/{video}/mix.m4a",
         srt="results/{video}/dubbed.srt",
         timing="results/{video}/timing.tsv",
         sync="results/{video}/sync.tsv",
@@ -139,6 +141,6 @@ rule mux:
         "../envs/audio.yaml"
     params:
         language=config["target_language"],
-        bitrate=config["audio_bitrate"],
+        bitrate=config["audio_bitrate"],  # only if the audio is not AAC already (mix.m4a is)
     script:
         "../scripts/mux.py"
