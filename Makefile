@@ -24,7 +24,7 @@ PLAN_CONFIG ?=
 ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
 SYNC := --config synth_mode=per-segment max_concurrent=1
 
-.PHONY: lock plan cache-stats cache-prune bench bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+.PHONY: soak unlock lock plan cache-stats cache-prune bench bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help setup-slurm lock-slurm test-slurm
 
 help:
@@ -39,6 +39,8 @@ help:
 	@echo "make plan VIDEO=... [PLAN_CONFIG='--config tts_backend=openai']  what synthesis would send and cost"
 	@echo "make cache-stats / make cache-prune DAYS=30   the shared synthesis cache (cache/)"
 	@echo "make bench                      synthesis benchmark against the local test server"
+	@echo "make soak [SOAK_ARGS=...]       1,000 lines through injected faults and SIGKILLs (reliability report)"
+	@echo "make unlock VIDEO=...           release Snakemake's lock after a killed run, then rerun"
 	@echo "make bench-scale                time and memory per stage for 10/30/60-minute lectures"
 	@echo "make dry-run VIDEO=...          show what would run;  make dag VIDEO=... -> results/<video>/dag.svg"
 
@@ -151,6 +153,16 @@ bench: setup
 BENCH_SCALE_ARGS ?=
 bench-scale: setup
 	$(VENV)/bin/python scripts/bench_scale.py $(BENCH_SCALE_ARGS)
+
+# Soak: 1,000 lines through a faulty local server, in both modes, then killed three times and
+# resumed (about 25 minutes); e.g. SOAK_ARGS="--segments 100" for a quick look.
+SOAK_ARGS ?=
+soak: setup
+	$(VENV)/bin/python scripts/soak.py $(SOAK_ARGS)
+
+# After a run was killed (power cut, kill -9): release Snakemake's lock, then rerun the same command.
+unlock: setup
+	$(SNAKEMAKE) --unlock "results/$(NAME)/dubbed.mp4"
 
 clean:
 	rm -rf results logs benchmarks .snakemake

@@ -7,8 +7,9 @@ workflow owns (results/, logs/, benchmarks/, .snakemake/ and the cache).
 
 import subprocess
 
+import numpy as np
 import pytest
-from conftest import API_KEY, MEDIA, api_env, decode, make_workdir, run_snakemake, speech_onset
+from conftest import API_KEY, MEDIA, api_env, decode, ffprobe_duration, make_workdir, run_snakemake, speech_onset
 from fakeapi import speech_duration
 
 pytestmark = pytest.mark.e2e
@@ -133,3 +134,33 @@ def test_a_leading_dash_name_never_reaches_a_tool_as_an_option(tmp_path):
                             str(out)], capture_output=True, text=True, check=True).stdout.split()
     assert probe[:2] == ["video", "audio"]
     assert writes_outside_owned(workdir, before) == []
+
+
+def test_a_three_hour_silent_video_is_dubbed_in_bounded_memory(tmp_path):
+    """Three hours of 48 kHz audio is about 1 GB as PCM: the timeline and the mix stream it."""
+    workdir = make_workdir(tmp_path / "wf")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:r=1", "-f",
+                    "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "10800", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-c:a", "aac", "-b:a", "8k", "-shortest", str(workdir / "media" / "silent.mp4")], check=True)
+    (workdir / "media" / "silent.script.tsv").write_text(
+        HEADER + "0001\t1.0\t4.0\t\t\tHello at the start.\n0002\t10790.0\t10795.0\t\t\tGoodbye at the very end.\n",
+        encoding="utf-8")
+    before = snapshot(workdir)
+    run_snakemake(workdir, "results/silent/dubbed.mp4", timeout=1500)
+    out = workdir / "results" / "silent"
+    assert abs(ffprobe_duration(out / "dubbed.mp4", "a:0") - 10800) < 0.1
+    for start in (1.0, 10790.0):  # both lines where the script puts them, three hours apart
+        onset = speech_onset(decode_window(out / "dub.wav", start - 1.0, 3.0), RATE, 1.0)  # window from start - 1
+        assert onset is not None and abs(onset - 1.0) <= 0.08, start
+    for rule in ("timeline", "mix"):  # peak memory of the two steps that touch every sample
+        header, values = (workdir / "benchmarks" / "silent" / f"{rule}.tsv").read_text().splitlines()[:2]
+        max_rss = float(dict(zip(header.split("\t"), values.split("\t")))["max_rss"])
+        assert max_rss < 400, f"{rule}: {max_rss} MB"
+    assert writes_outside_owned(workdir, before) == []
+
+
+def decode_window(path, start, seconds):
+    """Mono samples at RATE of ``seconds`` of ``path`` from ``start`` (without decoding the rest)."""
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-ss", str(start), "-t", str(seconds), "-i", str(path),
+                          "-ac", "1", "-ar", str(RATE), "-f", "f32le", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, dtype="<f4")

@@ -67,13 +67,17 @@ class SpeechCache:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def put(self, key, wav, meta):
-        """Copy ``wav`` into the cache under ``key`` (atomically) with its metadata."""
+        """Copy ``wav`` into the cache under ``key`` (atomically) with its metadata.
+
+        The metadata first, the audio last: an entry exists when its WAV does, so a writer killed
+        in between leaves no entry (and the next put of the key clears its temp files).
+        """
         dest = self.path(key)
-        with atomic_output(dest, ".wav") as tmp:
-            shutil.copyfile(wav, tmp)
         with atomic_output(dest.with_suffix(".json"), ".json") as tmp:
             tmp.write_text(json.dumps({**meta, "created": time.time()}, ensure_ascii=False, sort_keys=True) + "\n",
                            encoding="utf-8")
+        with atomic_output(dest, ".wav") as tmp:
+            shutil.copyfile(wav, tmp)
         return dest
 
     def copy_to(self, key, dest):
@@ -96,6 +100,11 @@ class SpeechCache:
                 for path in (wav, wav.with_suffix(".json"), wav.with_suffix(".lock")):
                     path.unlink(missing_ok=True)
                 removed += 1
+        # Temp files of writers killed mid-write whose key was never written again.
+        for stale in list(self.root.glob("*/.*.tmp*")) if self.root.is_dir() else []:
+            with contextlib.suppress(FileNotFoundError):
+                if stale.stat().st_mtime < min(cutoff, time.time() - 86400):
+                    stale.unlink()
         return removed
 
 

@@ -35,6 +35,24 @@ def atomic_output(dest, suffix=""):
         raise
 
 
+@contextlib.contextmanager
+def scratch_file(near, suffix=""):
+    """Yield a temporary path next to ``near`` that is deleted when the block ends, however it ends.
+
+    Named like ``atomic_output``'s temporary files, so a leftover of a killed process is cleared by
+    the next atomic write of ``near``.
+    """
+    near = Path(near)
+    near.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{near.name}.", suffix=f".tmp{suffix}", dir=near.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 def write_text_atomic(dest, text):
     """Write ``text`` to ``dest`` atomically."""
     with atomic_output(dest) as tmp:

@@ -20,7 +20,7 @@ from pathlib import Path
 from . import backends, retry
 from .cache import SpeechCache, cache_key
 from .errors import DubbingError
-from .files import atomic_output, write_text_atomic
+from .files import scratch_file, write_text_atomic
 from .script import read_script, split_for_speech
 
 log = logging.getLogger("dubbing")
@@ -126,10 +126,15 @@ def _check_audio(path, job, backend):
 
 
 def _finish(job, cache, settings, source, seconds=None):
-    """Place the cached audio at tts/<id>.wav and record where it came from."""
-    cache.copy_to(job.key, job.wav)
+    """Place the cached audio at tts/<id>.wav and record where it came from.
+
+    The record first, the audio last: downstream rules ask only for the WAV, so a job killed in
+    between leaves its WAV missing and is rerun. (The other order failed in `make soak`: Snakemake
+    did not rerun a killed job whose unrequested record was missing, despite its incomplete markers.)
+    """
     write_text_atomic(job.record, json.dumps({"id": job.id, "key": job.key, "source": source,
                                               "backend": settings.backend, "seconds": seconds}) + "\n")
+    cache.copy_to(job.key, job.wav)
 
 
 def _store(job, cache, settings, tmp):
@@ -162,7 +167,7 @@ def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None
             log.info("segment %s: from the cache (%s)", job.id, job.key[:12])
             return "cache"
         synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
-        with atomic_output(job.wav, ".wav") as tmp:
+        with scratch_file(job.wav, ".wav") as tmp:
             _speak(synthesizer, job, tmp)
             seconds = _store(job, cache, settings, tmp)
     _finish(job, cache, settings, "api", seconds)
@@ -287,7 +292,7 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
             progress.update()
 
         try:
-            with atomic_output(job.wav, ".wav") as tmp:
+            with scratch_file(job.wav, ".wav") as tmp:
                 requests = requests_for(job, tmp)
                 try:
                     for request in requests:
@@ -335,7 +340,7 @@ def _run_local(jobs, settings, cache, stats):
                 mark = time.monotonic()
                 voices[job.settings.voice] = backend.Synthesizer(job.settings)
                 loading += time.monotonic() - mark
-            with atomic_output(job.wav, ".wav") as tmp:
+            with scratch_file(job.wav, ".wav") as tmp:
                 mark = time.monotonic()
                 _speak(voices[job.settings.voice], job, tmp)
                 speaking += time.monotonic() - mark
