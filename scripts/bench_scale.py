@@ -188,18 +188,18 @@ def stage_costs(work, video):
     """
     costs = {}
     bench, logs = work / "benchmarks" / video, work / "logs" / video
-    log_names = {"synth_batch": "synth_async"}
+    file_names = {"synth_batch": "synth_async"}  # the async checkpoint's benchmark and log are named for its mode
     for label, rules in STAGES:
         wall = cpu = rss = 0.0
         jobs = 0
         for rule in rules:
-            files = [bench / f"{rule}.tsv"] if (bench / f"{rule}.tsv").is_file() else sorted((bench / rule).glob("*.tsv"))
+            name = file_names.get(rule, rule)
+            files = [bench / f"{name}.tsv"] if (bench / f"{name}.tsv").is_file() else sorted((bench / rule).glob("*.tsv"))
             for path in files:
                 with open(path) as handle:
                     row = next(csv.DictReader(handle, delimiter="\t"))
                 jobs += 1
                 wall += float(row["s"])
-                name = log_names.get(rule, rule)
                 log_path = (logs / f"{name}.log") if path.parent == bench else (logs / rule / f"{path.stem}.log")
                 usage = _rusage(log_path)
                 if usage:
@@ -234,6 +234,7 @@ def run_one(root, media, minutes, backend, env, api=None):
     if backend == "fakeapi":
         config += ["tts_backend=openai", "synth_mode=async", "max_concurrent=8"]
         api.reset()
+    load = os.getloadavg()[0]
     before, _ = snakemake(work, [f"results/{name}/synth.tsv", *config], env)
     after, out = snakemake(work, [f"results/{name}/dubbed.mp4", *config], env)
     noop, dry = snakemake(work, ["-n", f"results/{name}/dubbed.mp4", *config], env)
@@ -243,7 +244,8 @@ def run_one(root, media, minutes, backend, env, api=None):
     summary = (f"{sync['segments']} lines, worst onset error {sync['worst_onset_error']} s, median "
                f"{sync['median_onset_error']} s, {len(sync['violations'])} out of tolerance")
     row = {"minutes": minutes, "segments": len(lines), "backend": backend, "to_synth_wall": before,
-           "post_synth_wall": after, "noop_dry_run": noop, "stages": stage_costs(work, name), "sync": summary}
+           "post_synth_wall": after, "noop_dry_run": noop, "stages": stage_costs(work, name), "sync": summary,
+           "load": (load, os.getloadavg()[0])}  # the machine's 1-minute load average before and after
     batch_log = work / "logs" / name / "synth_async.log"
     found = re.search(r"([0-9.]+) s synthesizing", batch_log.read_text()) if batch_log.is_file() else None
     row["pure_synthesis"] = float(found.group(1)) if found else float("nan")
@@ -358,7 +360,8 @@ def main():
                 row, work = run_one(root, media, minutes, backend, api_env if backend == "fakeapi" else env, api)
                 rows.append(row)
                 stages = row["stages"]
-                print(f"{minutes:g} min, {row['segments']} lines, {backend}: up to synth.tsv {row['to_synth_wall']:.1f} s,"
+                print(f"{minutes:g} min, {row['segments']} lines, {backend} (load average {row['load'][0]:.1f} -> "
+                      f"{row['load'][1]:.1f} on {os.cpu_count()} CPUs): up to synth.tsv {row['to_synth_wall']:.1f} s,"
                       f" post-synthesis {row['post_synth_wall']:.1f} s, no-op -n {row['noop_dry_run']:.1f} s; "
                       + ", ".join(f"{k} {v['wall']:.1f}s/{v['rss']:.0f}MB" for k, v in stages.items()), flush=True)
                 if backend == "piper" and "synth" in stages:
@@ -387,7 +390,8 @@ def main():
     longest = max(lengths)
     for row in rows:
         if row["minutes"] == longest:
-            notes.append(f"{longest:g} min, {row['backend']}: no-op `snakemake -n` {row['noop_dry_run']:.1f} s; "
+            notes.append(f"{longest:g} min, {row['backend']} (load average {row['load'][0]:.1f} -> {row['load'][1]:.1f}): "
+                         f"no-op `snakemake -n` {row['noop_dry_run']:.1f} s; "
                          f"post-synthesis (fit -> mux) {row['post_synth_wall']:.1f} s wall; sync: {row['sync']}")
     print()
     table = print_table(rows, out)

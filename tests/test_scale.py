@@ -60,3 +60,58 @@ def test_a_three_minute_lecture_is_dubbed_in_sync(tmp_path):
 
     # Nothing to do the second time.
     assert "Nothing to be done" in run_snakemake(workdir, "-n", "results/lecture/dubbed.mp4").stdout
+
+
+# Unit checks of the pieces the scale work replaced (no workflow run).
+
+def test_resampling_in_process_keeps_a_tone_and_the_exact_length():
+    import numpy as np
+
+    from dubbing.audio import resample
+
+    for source_rate in (22050, 24000, 16000, 44100):
+        n = source_rate * 3 + 17  # an awkward length
+        tone = (np.sin(2 * np.pi * 440 * np.arange(n) / source_rate) * 10000).astype(np.int16)
+        out = resample(tone, source_rate, 48000)
+        assert out.size == round(n * 48000 / source_rate)
+        expected = np.sin(2 * np.pi * 440 * np.arange(out.size) / 48000) * 10000
+        assert np.abs(out[480:-480] - expected[480:-480]).max() < 40, source_rate  # ~-58 dB of the tone
+
+
+def test_fit_records_its_inputs_and_skips_unchanged_segments(tmp_path):
+    import numpy as np
+
+    from dubbing import audio
+    from dubbing.stages import fit_all
+
+    rate = 22050
+    speech = (np.sin(2 * np.pi * 200 * np.arange(rate) / rate) * 8000).astype(np.int16)
+    tts, slots, fit_dir = tmp_path / "tts", tmp_path / "slots", tmp_path / "fit"
+    for folder in (tts, slots):
+        folder.mkdir()
+    for i, start in ((1, 0.5), (2, 3.0)):
+        audio.write_wav(tts / f"000{i}.wav", speech, rate)
+        (slots / f"000{i}.json").write_text(json.dumps({"id": f"000{i}", "start": start, "end": start + 1.5,
+                                                        "window_end": start + 2.4}))
+    args = ([tts / "0001.wav", tts / "0002.wav"], [slots / "0001.json", slots / "0002.json"], fit_dir,
+            tmp_path / "fit.tsv", 1.25)
+    fit_all(*args, workers=2)
+    first = {p.name: p.stat().st_mtime_ns for p in fit_dir.glob("*.wav")}
+    assert sorted(first) == ["0001.wav", "0002.wav"]
+    fit_all(*args, workers=2)  # nothing changed: nothing rewritten
+    assert {p.name: p.stat().st_mtime_ns for p in fit_dir.glob("*.wav")} == first
+    (slots / "0002.json").write_text(json.dumps({"id": "0002", "start": 3.2, "end": 4.7, "window_end": 5.6}))
+    fit_all(*args, workers=2)  # 0002 moved: only it is fitted again
+    after = {p.name: p.stat().st_mtime_ns for p in fit_dir.glob("*.wav")}
+    assert after["0001.wav"] == first["0001.wav"] and after["0002.wav"] != first["0002.wav"]
+    assert json.loads((fit_dir / "0002.json").read_text())["start"] == 3.2
+    fitted = audio.read_wav(fit_dir / "0002.wav")[0]
+    assert abs(fitted.size - 48000) < 48000 * 0.02  # 1 s of speech at 48 kHz
+
+
+def test_mix_gain_reaches_the_target_and_leaves_silence_alone():
+    from dubbing.mix import normalizing_gain
+
+    assert normalizing_gain({"input_i": -22.0}, -16) == pytest.approx(10 ** (6 / 20))
+    assert normalizing_gain({"input_i": float("-inf")}, -16) == 1.0
+    assert normalizing_gain({"input_i": -80.0}, -16) == 1.0
