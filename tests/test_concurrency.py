@@ -51,10 +51,11 @@ def test_async_mode_paces_requests_under_the_requests_per_minute_cap(api, tmp_pa
                   "requests_per_minute=120", env=api_env(api))
     requests = speech(api)
     assert [r["outcome"] for r in requests] == ["ok"] * 8
-    # Evenly spaced at 60/120 s as they reach the server, never a burst.
+    # Evenly spaced at 60/120 s as they reach the server, never a burst: 7 gaps of 0.5 s on average
+    # (a little scheduling jitter on a loaded machine moves single arrivals, not the average).
     arrivals = sorted(r["t"] for r in requests)
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-    assert min(gaps) >= 0.45, gaps
+    assert min(gaps) >= 0.3 and arrivals[-1] - arrivals[0] >= 7 * 0.5 * 0.97, gaps
 
 
 def test_a_429_storm_lowers_concurrency_and_it_recovers(api, tmp_path):
