@@ -30,7 +30,7 @@ SYNC := --config synth_mode=per-segment max_concurrent=1
 help:
 	@echo "make demo                       dub media/demo.mp4 -> results/demo/dubbed.mp4 (sets itself up)"
 	@echo "make test                       run the whole test suite (sets itself up)"
-	@echo "make dub VIDEO=media/x.mp4      dub one video (per-segment jobs, --cores $(CORES))"
+	@echo "make dub VIDEO=media/x.mp4      dub one video (--cores $(CORES); synth_mode auto: Piper in one batch, cloud lines as parallel jobs)"
 	@echo "make full-async VIDEO=...       whole pipeline, async synthesis [MAX_CONCURRENT=$(MAX_CONCURRENT)]"
 	@echo "make synth-async VIDEO=...      synthesis only (async), once the script exists"
 	@echo "make debug-synth-async VIDEO=... [MAX_CONCURRENT=3]  verbose async synthesis -> logs/<video>/synth_async.log"
