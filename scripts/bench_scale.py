@@ -40,10 +40,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "scripts"))
 from fakeapi import FakeAPI  # noqa: E402  (the test suite's server; a real HTTP server on 127.0.0.1)
+from bench_synth import PARTS, SNAKEMAKE  # noqa: E402  (the workflow parts a throwaway copy needs)
 
 KEY = "bench-key-not-a-real-one"
-PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "report")
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 GEN_RATE = 16000  # the generated sound; the video carries it as 48 kHz stereo AAC, like a real lecture
 SECONDS_PER_LINE = 6.0  # 10 lines a minute
 

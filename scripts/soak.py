@@ -40,12 +40,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "scripts"))
-from bench_synth import make_video  # noqa: E402
+from bench_synth import SNAKEMAKE, make_video, workdir_for  # noqa: E402
 from fakeapi import FakeAPI, speech_audio  # noqa: E402  (the test suite's server: real HTTP on 127.0.0.1)
 
 KEY = "soak-key-not-a-real-one-5Hq2"
-PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "report")
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 WORDS = ("water", "clouds", "river", "ocean", "rain", "vapour", "sunlight", "mountain", "snow", "valley")
 SLOT = 3.0  # one line every 3 s: a 1,000-line script is a 50-minute video
 FAULTS = {"p_429": 0.10, "p_500": 0.02, "p_drop": 0.01, "p_truncate": 0.01, "latency": 0.05, "jitter": 0.15}
@@ -58,15 +56,9 @@ def text_for(i):
     return f"Line {i}: the {WORDS[i % 10]} and the {WORDS[(i * 3 + 1) % 10]}."
 
 
-def make_workdir(root, video, segments, label):
-    work = Path(tempfile.mkdtemp(prefix=f"soak-{label}-", dir=root))
-    for part in PARTS:
-        source = REPO / part
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, work / part,
-                                                                **({"ignore": shutil.ignore_patterns("__pycache__")}
-                                                                   if source.is_dir() else {}))
-    (work / "media").mkdir()
-    os.link(video, work / "media" / "lesson.mp4")
+def make_workdir(root, video, segments):
+    """A throwaway copy of the workflow (bench_synth's) with the soak's script: short lines every SLOT s."""
+    work = workdir_for(root, segments, video)
     rows = [f"{i:04d}\t{SLOT * (i - 1) + 0.2:.3f}\t{SLOT * (i - 1) + 2.8:.3f}\t{text_for(i)}"
             for i in range(1, segments + 1)]
     (work / "media" / "lesson.script.tsv").write_text("id\tstart\tend\ttext\n" + "\n".join(rows) + "\n")
@@ -167,7 +159,7 @@ def speech_records(api, since=0.0):
 def soak_run(api, root, video, segments, mode, kills, rng, env, label):
     """One scenario from scratch; returns its report row."""
     api.reset()
-    work = make_workdir(root, video, segments, label)
+    work = make_workdir(root, video, segments)
     log = root / f"{label}.log"
     began = time.monotonic()
     finished_at_kill = []  # (time of the kill, texts finished in the cache by then)
