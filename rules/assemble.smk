@@ -61,6 +61,7 @@ rule mix:
         "benchmarks/{video}/mix.tsv"
     conda:
         "../envs/audio.yaml"
+    threads: 2  # the AAC is encoded in this many pieces at once (scripts/dubbing/aac.py)
     params:
         mode=config["mix_mode"],
         duck_db=config["duck_db"],

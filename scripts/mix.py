@@ -6,6 +6,6 @@ run_step(
     snakemake,
     lambda sm: mix_audio(
         sm.input.source, sm.input.dub, sm.output.flac, sm.params.mode, sm.params.duck_db, sm.params.lufs,
-        sm.output.aac, sm.params.bitrate,
+        sm.output.aac, sm.params.bitrate, sm.threads,
     ),
 )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dubbing.mix import HOLD_BLOCKS, LEAD_BLOCKS, RAMP_BLOCKS, gain_from_levels
+from dubbing.mix import BLOCK, HOLD_BLOCKS, LEAD_BLOCKS, RAMP_BLOCKS, gain_from_levels, gain_samples
 
 LOUD = 3000.0  # int16-scale RMS, about -21 dBFS: clearly speech
 DUCK_DB = 12.0
@@ -100,3 +100,11 @@ def test_result_length_equals_input_length(size):
         assert gain.dtype == np.float32
     if size:
         np.testing.assert_allclose(gain_from_levels(np.full(size, LOUD), DUCK_DB), DUCKED, atol=1e-3)
+
+
+@pytest.mark.parametrize(("first_block", "n"), [(0, 480_000), (7, 1), (0, BLOCK * 300), (250, BLOCK * 80 + 17), (299, 5000)])
+def test_gain_per_sample_is_linear_between_block_values_and_held_after(first_block, n):
+    gain = gain_from_levels(levels(300, (100, 200)), DUCK_DB)
+    first = first_block * BLOCK
+    want = np.interp((first + np.arange(n)) / BLOCK, np.arange(gain.size), gain)
+    np.testing.assert_allclose(gain_samples(gain, first, n), want, atol=1e-6)

@@ -10,12 +10,15 @@ import contextlib
 import logging
 import math
 import re
+import queue
 import subprocess
 import tempfile
+import threading
 import wave
 
 import numpy as np
 
+from .aac import PartedEncoder
 from .audio import FFMPEG, SAMPLE_RATE, read_chunks, wav_levels
 from .errors import DubbingError
 from .files import atomic_output
@@ -51,51 +54,116 @@ def gain_from_levels(level, duck_db):
     return np.minimum(smooth, 1.0).astype(np.float32)
 
 
+def gain_samples(gain, first, n):
+    """The per-block ``gain`` as a gain per sample for samples ``first`` .. ``first + n``.
+
+    Linear from each block's value to the next one's, held after the last block: what
+    ``np.interp(sample / BLOCK, arange(blocks), gain)`` gives, computed a block at a time
+    (``first`` is on a block boundary) in float32, 20x faster on an hour of audio.
+    """
+    if first % BLOCK:
+        raise ValueError(f"gain_samples: {first} is not on a {BLOCK}-sample block boundary")
+    if gain.size == 0:
+        return np.ones(n, dtype=np.float32)
+    k = first // BLOCK
+    values = gain[np.minimum(np.arange(k, k + -(-n // BLOCK) + 1), gain.size - 1)].astype(np.float32)
+    ramp = np.arange(BLOCK, dtype=np.float32) / np.float32(BLOCK)
+    return (values[:-1, None] + (values[1:] - values[:-1])[:, None] * ramp).reshape(-1)[:n]
+
+
 def mixed_chunks(source_path, dub_path, mode, gain):
     """Yield float32 frames x channels of the mix, chunk by chunk."""
     frame = 0
+    scale = np.float32(1 / 32768)
     for source, dub in zip(read_chunks(source_path, CHUNK_FRAMES), read_chunks(dub_path, CHUNK_FRAMES)):
         n = min(len(source), len(dub))
-        speech = dub[:n, :1].astype(np.float32) / 32768
+        speech = dub[:n, :1].astype(np.float32)
+        speech *= scale
         if mode == "replace":
             out = np.repeat(speech, source.shape[1], axis=1)
         else:
-            blocks = (frame + np.arange(n)) / BLOCK
-            g = np.interp(blocks, np.arange(gain.size), gain).astype(np.float32)[:, None]
-            out = source[:n].astype(np.float32) / 32768 * g + speech
+            out = source[:n].astype(np.float32)
+            out *= (gain_samples(gain, frame, n) * scale)[:, None]
+            out += speech
         frame += n
-        yield np.ascontiguousarray(out, dtype="<f4")
+        yield out
 
 
-def _pipe(cmd, chunks, what, path, then=None):
-    """Feed ``chunks`` to ffmpeg ``cmd`` on stdin; with ``then``, a second ffmpeg reads the first's stdout
-    (both run at once). Returns the first's stderr."""
-    with contextlib.ExitStack() as stack:
-        errs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(2 if then else 1)]
-        first = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errs[0],
-                                 stdout=subprocess.PIPE if then else subprocess.DEVNULL)
-        procs = [first]
-        if then:
-            procs.append(subprocess.Popen(then, stdin=first.stdout, stdout=subprocess.DEVNULL, stderr=errs[1]))
-            first.stdout.close()  # the second process holds the pipe now
+def prefetch(chunks, depth=2):
+    """Iterate ``chunks`` while a thread computes the next ones.
+
+    numpy's arithmetic and the pipe writes both release the GIL, so computing the mix and ffmpeg's
+    reading of it overlap instead of taking turns (measured: a 60-minute loudness pass 11.8 s -> 6.9 s).
+    """
+    items, stop, done = queue.Queue(depth), threading.Event(), object()
+
+    def put(item):
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                items.put(item, timeout=0.1)
+                return True
+        return False
+
+    def run():
         try:
             for chunk in chunks:
-                first.stdin.write(chunk.tobytes())
+                if not put(chunk):
+                    return
+            put(done)
+        except BaseException as error:  # handed to the consumer, raised there
+            put(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _pipe(cmd, chunks, what, path, reader=None):
+    """Feed ``chunks`` to ffmpeg ``cmd`` on stdin; with ``reader``, a thread hands it ffmpeg's stdout
+    (the reader must read it to the end). Returns ffmpeg's stderr."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=err,
+                                stdout=subprocess.PIPE if reader else subprocess.DEVNULL)
+        failures = []
+
+        def read():
+            try:
+                reader(proc.stdout)
+            except BaseException as error:
+                failures.append(error)
+                while proc.stdout.read(1 << 20):
+                    pass
+
+        thread = threading.Thread(target=read, daemon=True) if reader else None
+        if thread:
+            thread.start()
+        try:
+            for chunk in chunks:
+                proc.stdin.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
         except BrokenPipeError:
             pass
         finally:
             with contextlib.suppress(BrokenPipeError):
-                first.stdin.close()
-        codes = [proc.wait() for proc in procs]
-        texts = []
-        for err in errs:
-            err.seek(0)
-            texts.append(err.read().decode("utf-8", "replace"))
-    for code, text in zip(codes, texts):
-        if code != 0:
-            lines = text.strip().splitlines()
-            raise DubbingError(path, f"{what} failed: {lines[-1] if lines else 'exit ' + str(code)}")
-    return texts[0]
+                proc.stdin.close()
+            code = proc.wait()
+            if thread:
+                thread.join()
+                proc.stdout.close()
+        err.seek(0)
+        text = err.read().decode("utf-8", "replace")
+    if code != 0:
+        lines = text.strip().splitlines()
+        raise DubbingError(path, f"{what} failed: {lines[-1] if lines else 'exit ' + str(code)}")
+    if failures:
+        raise failures[0]
+    return text
 
 
 TRUE_PEAK_DB = -1.5  # the mix's peaks stay below about this (dBTP), as loudnorm's TP=-1.5 did
@@ -130,37 +198,37 @@ def _limiter(true_peak=TRUE_PEAK_DB):
     return f"alimiter=limit={10 ** ((true_peak - 0.5) / 20):.4f}:attack=5:release=50:level=false:latency=true"
 
 
-def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest=None, bitrate="192k"):
+def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest=None, bitrate="192k", threads=1):
     """Mix ``dub_path`` over ``source_path`` and write a loudness-normalized FLAC to ``dest`` (and AAC to ``aac_dest``).
 
     Two streamed passes: measure the mix's integrated loudness, then write it with the one
     constant gain that reaches ``lufs``; a look-ahead limiter catches only the peaks that gain
-    would push over TRUE_PEAK_DB (what loudnorm did, without its 192 kHz resampling). The AAC
-    for the video is encoded from the limiter's output by a second ffmpeg at the same time, so
-    the slowest encoder of an hour-long dub runs beside the FLAC one instead of after it.
+    would push over TRUE_PEAK_DB (what loudnorm did, without its 192 kHz resampling). The
+    limiter's 16-bit output goes to the FLAC and, read by a thread, to the AAC encoders
+    (``threads`` of them on pieces of the track, see aac.py), which run beside the FLAC one.
     """
     with wave.open(str(source_path), "rb") as wav:
-        channels = wav.getnchannels()
+        channels, total = wav.getnchannels(), wav.getnframes()
+    with wave.open(str(dub_path), "rb") as wav:
+        total = min(total, wav.getnframes())
     gain = duck_envelope(dub_path, duck_db) if mode == "duck" else None
-    stats = measure_loudness(mixed_chunks(source_path, dub_path, mode, gain), channels, source_path)
+    stats = measure_loudness(prefetch(mixed_chunks(source_path, dub_path, mode, gain)), channels, source_path)
     level = np.float32(normalizing_gain(stats, lufs))
     log.info("measured loudness: %s; gain %.2f dB to %s LUFS", stats, 20 * math.log10(level), lufs)
-    normalized = (chunk * level for chunk in mixed_chunks(source_path, dub_path, mode, gain))
+    normalized = prefetch(chunk * level for chunk in mixed_chunks(source_path, dub_path, mode, gain))
     rate = ["-ar", str(SAMPLE_RATE), "-ac", str(channels)]
     limited = f"[0:a]{_limiter()},aformat=sample_fmts=s16"
-    with contextlib.ExitStack() as outputs:
-        flac = outputs.enter_context(atomic_output(dest, ".flac"))
+    with atomic_output(dest, ".flac") as flac:
         to_flac = ["-map", "[flac]", "-c:a", "flac", "-f", "flac", str(flac)]
         if aac_dest is None:
             _pipe(FFMPEG + ["-f", "f32le", *rate, "-i", "-", "-filter_complex", f"{limited}[flac]", *to_flac],
                   normalized, "mixing", dest)
             return stats
-        aac = outputs.enter_context(atomic_output(aac_dest, ".m4a"))
-        # One limiter; its 16-bit output goes to the FLAC and, through a pipe, to the AAC encoder.
-        # aac_coder fast: 2.5x less CPU than the default twoloop (6.5 s vs 16.7 s per 10 minutes of stereo).
+        # One limiter; its 16-bit output goes to the FLAC and, through stdout, to the AAC encoders.
         cmd = FFMPEG + ["-f", "f32le", *rate, "-i", "-", "-filter_complex", f"{limited},asplit=2[flac][aac]",
                         *to_flac, "-map", "[aac]", "-c:a", "pcm_s16le", "-f", "s16le", "pipe:1"]
-        then = FFMPEG + ["-f", "s16le", *rate, "-i", "-", "-c:a", "aac", "-aac_coder", "fast", "-b:a", bitrate,
-                         "-f", "mp4", str(aac)]
-        _pipe(cmd, normalized, "mixing", dest, then)
+        with PartedEncoder(aac_dest, total, channels, bitrate, threads) as aac:
+            _pipe(cmd, normalized, "mixing", dest, reader=aac.feed)
+            aac.finish()
+            log.info("AAC encoded in %d piece(s) at once", len(aac.plan))
     return stats

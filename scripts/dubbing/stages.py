@@ -229,8 +229,8 @@ def _many_speakers(segments):
     return len({seg.speaker for seg in segments}) > 1
 
 
-def mix_audio(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest=None, bitrate="192k"):
-    mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate)
+def mix_audio(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest=None, bitrate="192k", threads=1):
+    mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate, threads)
 
 
 def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
