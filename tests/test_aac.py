@@ -147,3 +147,25 @@ def test_a_cut_off_piece_is_reported_with_the_output_named(tmp_path):
     adts.write_bytes(data[:-100])
     with open(adts, "rb") as cut, pytest.raises(DubbingError, match=r"^mix\.m4a: .*cut-off ADTS frame"):
         list(adts_frames(cut, "mix.m4a"))
+
+
+class Trickle:
+    """A pipe that hands out whatever it has: reads of odd sizes that split sample frames."""
+
+    def __init__(self, data, seed=3):
+        self.data, self.pos, self.rng = data, 0, np.random.default_rng(seed)
+
+    def read(self, n):
+        take = min(n, int(self.rng.integers(1, 70_000)))
+        out = self.data[self.pos : self.pos + take]
+        self.pos += len(out)
+        return out
+
+
+def test_reads_that_split_samples_give_the_same_track(tmp_path, encodes):
+    pcm, results = encodes
+    dest = tmp_path / "trickled.m4a"
+    with PartedEncoder(dest, len(pcm), 2, "192k", 2) as encoder:
+        encoder.feed(Trickle(pcm.tobytes()))
+        encoder.finish()
+    assert np.array_equal(decoded(dest), decoded(results[2][1]))

@@ -145,6 +145,11 @@ class PartedEncoder:
         failure = None
         try:
             while chunk := stream.read(READ_BYTES - READ_BYTES % width):
+                while len(chunk) % width:  # a short read that split a sample frame: complete it
+                    more = stream.read(width - len(chunk) % width)
+                    if not more:
+                        raise DubbingError(self.dest, "encoding AAC failed: the mix ended inside a sample")
+                    chunk += more
                 view, start = memoryview(chunk), pos
                 pos += len(chunk) // width
                 for k, (_, _, feed_start, feed_end) in enumerate(self.plan):
