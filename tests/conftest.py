@@ -33,6 +33,16 @@ def make_workdir(root, media=()):
     return root
 
 
+def demo_lesson(root, lines, every, length, text):
+    """A workdir with the demo video as lesson.mp4 and a script of ``lines`` lines, one every ``every`` s
+    from 0.5 s, each ``length`` s long; ``text`` is formatted with the line number ``i``."""
+    workdir = make_workdir(root, [(MEDIA / "demo.mp4", "lesson.mp4")])
+    rows = "".join(f"{i:04d}\t{0.5 + every * (i - 1):.3f}\t{0.5 + length + every * (i - 1):.3f}\t{text.format(i=i)}\n"
+                   for i in range(1, lines + 1))
+    (workdir / "media" / "lesson.script.tsv").write_text("id\tstart\tend\ttext\n" + rows, encoding="utf-8")
+    return workdir
+
+
 def clean_env(**extra):
     """The environment for a workflow run: no real API keys or endpoints leak in from the caller."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ELEVENLABS_"))}

@@ -4,7 +4,7 @@ import asyncio
 import subprocess
 
 import pytest
-from conftest import MEDIA, REPO, api_env, clean_env, make_workdir, run_snakemake
+from conftest import MEDIA, REPO, api_env, clean_env, demo_lesson, make_workdir, run_snakemake
 
 from dubbing.synth import AdaptiveLimit
 
@@ -13,11 +13,7 @@ pytestmark = pytest.mark.e2e
 
 def lesson(tmp_path, lines, name="wf"):
     """The demo video with a script of ``lines`` short lines, one every 1.2 s."""
-    workdir = make_workdir(tmp_path / name, [(MEDIA / "demo.mp4", "lesson.mp4")])
-    rows = "".join(f"{i:04d}\t{0.5 + 1.2 * (i - 1):.3f}\t{1.3 + 1.2 * (i - 1):.3f}\tLine number {i} of the lesson.\n"
-                   for i in range(1, lines + 1))
-    (workdir / "media" / "lesson.script.tsv").write_text("id\tstart\tend\ttext\n" + rows, encoding="utf-8")
-    return workdir
+    return demo_lesson(tmp_path / name, lines, 1.2, 0.8, "Line number {i} of the lesson.")
 
 
 def speech(api):

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import API_KEY, MEDIA, REPO, api_env, clean_env, decode, make_workdir, run_snakemake, stream_md5
+from conftest import (
+    API_KEY, MEDIA, REPO, api_env, clean_env, decode, demo_lesson, make_workdir, run_snakemake, stream_md5,
+)
 
 SLURM_SNAKEMAKE = Path(os.environ.get("DUBBING_SLURM_VENV", REPO / ".venv-slurm")) / "bin" / "snakemake"
 # The profile polls Slurm every 20 s at first (polite to a real controller); here jobs take
@@ -168,11 +170,7 @@ def test_demo_dubbed_on_slurm_matches_a_local_run(slurm, tmp_path):
 
 
 def lesson(tmp_path, name, lines):
-    workdir = make_workdir(tmp_path / name, [(MEDIA / "demo.mp4", "lesson.mp4")])
-    rows = "".join(f"{i:04d}\t{0.5 + 1.5 * (i - 1):.3f}\t{1.8 + 1.5 * (i - 1):.3f}\tLine {i} of the cluster lesson.\n"
-                   for i in range(1, lines + 1))
-    (workdir / "media" / "lesson.script.tsv").write_text("id\tstart\tend\ttext\n" + rows, encoding="utf-8")
-    return workdir
+    return demo_lesson(tmp_path / name, lines, 1.5, 1.3, "Line {i} of the cluster lesson.")
 
 
 def synth_intervals(log):

@@ -23,7 +23,7 @@ import json
 import subprocess
 import tempfile
 
-from .audio import FFMPEG, SAMPLE_RATE
+from .audio import FFMPEG, SAMPLE_RATE, run_tool, tool_error
 from .errors import DubbingError
 from .files import atomic_output, scratch_file
 
@@ -84,8 +84,7 @@ def adts_frames(stream, path):
 class _Encoder:
     """One ffmpeg AAC encoder for one piece, writing ADTS to a scratch file."""
 
-    def __init__(self, piece, adts_path, channels, bitrate, source=None):
-        self.piece, self.adts = piece, adts_path
+    def __init__(self, adts_path, channels, bitrate, source=None):
         self.err = tempfile.TemporaryFile()
         cmd = FFMPEG + ["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(channels), "-i", str(source or "-"),
                         "-c:a", "aac", "-aac_coder", "fast", "-b:a", bitrate, "-f", "adts", str(adts_path)]
@@ -98,10 +97,10 @@ class _Encoder:
                 self.proc.stdin.close()
         code = self.proc.wait()
         self.err.seek(0)
-        text = self.err.read().decode("utf-8", "replace").strip()
+        text = self.err.read().decode("utf-8", "replace")
         self.err.close()
         if code != 0:
-            raise DubbingError(dest, f"encoding AAC failed: {text.splitlines()[-1] if text else 'exit ' + str(code)}")
+            raise tool_error(dest, "encoding AAC", text, code)
 
 
 class PartedEncoder:
@@ -156,14 +155,14 @@ class PartedEncoder:
                     lo, hi = max(start, feed_start), pos if k == last else min(pos, feed_end)
                     if k == last and hi > lo:
                         if live is None:
-                            live = _Encoder(self.plan[k], self.adts[k], self.channels, self.bitrate)
+                            live = _Encoder(self.adts[k], self.channels, self.bitrate)
                             self.encoders.append(live)
                         live.proc.stdin.write(view[(lo - start) * width : (hi - start) * width])
                     elif k < last and not buffers[k].closed and hi > lo:
                         buffers[k].write(view[(lo - start) * width : (hi - start) * width])
                         if hi >= feed_end:
                             buffers[k].close()
-                            self.encoders.append(_Encoder(self.plan[k], self.adts[k], self.channels, self.bitrate,
+                            self.encoders.append(_Encoder(self.adts[k], self.channels, self.bitrate,
                                                           source=self.pcm[k]))
         except (BrokenPipeError, OSError) as error:
             failure = error
@@ -215,11 +214,8 @@ class PartedEncoder:
         last = self.total - (count - 2) * FRAME
         timing = (f"setts=pts=PTS-{PRIMING}:dts=DTS-{PRIMING}:"
                   f"duration=if(eq(N\\,{count - 1})\\,{last}\\,DURATION)")
-        cmd = FFMPEG + ["-f", "aac", "-i", str(joined), "-c:a", "copy", "-bsf:a", timing, "-f", "mp4", str(self.tmp)]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
-            lines = result.stderr.strip().splitlines()
-            raise DubbingError(self.dest, f"writing the AAC track failed: {lines[-1] if lines else 'error'}")
+        run_tool(FFMPEG + ["-f", "aac", "-i", str(joined), "-c:a", "copy", "-bsf:a", timing, "-f", "mp4", str(self.tmp)],
+                 self.dest, "writing the AAC track")
         self._check(self.tmp)
 
     def _check(self, path):

@@ -19,14 +19,19 @@ SAMPLE_RATE = 48000
 FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
 
 
+def tool_error(path, what, stderr, code):
+    """The DubbingError for a tool that exited with ``code``: its last line of ``stderr`` names the problem."""
+    lines = stderr.strip().splitlines()
+    return DubbingError(path, f"{what} failed: {lines[-1] if lines else 'exit ' + str(code)}")
+
+
 def run_tool(cmd, path, what, stdin=None):
     try:
         done = subprocess.run(cmd, input=stdin, capture_output=True, check=False)
     except FileNotFoundError:
         raise DubbingError(cmd[0], "not installed; run 'make setup' (or apt-get install ffmpeg)") from None
     if done.returncode != 0:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise DubbingError(path, f"{what} failed: {detail[-1] if detail else 'exit ' + str(done.returncode)}")
+        raise tool_error(path, what, done.stderr.decode("utf-8", "replace"), done.returncode)
     return done.stdout
 
 

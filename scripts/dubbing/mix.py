@@ -19,7 +19,7 @@ import wave
 import numpy as np
 
 from .aac import PartedEncoder
-from .audio import FFMPEG, SAMPLE_RATE, read_chunks, wav_levels
+from .audio import FFMPEG, SAMPLE_RATE, read_chunks, tool_error, wav_levels
 from .errors import DubbingError
 from .files import atomic_output
 
@@ -159,8 +159,7 @@ def _pipe(cmd, chunks, what, path, reader=None):
         err.seek(0)
         text = err.read().decode("utf-8", "replace")
     if code != 0:
-        lines = text.strip().splitlines()
-        raise DubbingError(path, f"{what} failed: {lines[-1] if lines else 'exit ' + str(code)}")
+        raise tool_error(path, what, text, code)
     if failures:
         raise failures[0]
     return text
@@ -198,8 +197,8 @@ def _limiter(true_peak=TRUE_PEAK_DB):
     return f"alimiter=limit={10 ** ((true_peak - 0.5) / 20):.4f}:attack=5:release=50:level=false:latency=true"
 
 
-def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest=None, bitrate="192k", threads=1):
-    """Mix ``dub_path`` over ``source_path`` and write a loudness-normalized FLAC to ``dest`` (and AAC to ``aac_dest``).
+def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1):
+    """Mix ``dub_path`` over ``source_path`` and write a loudness-normalized FLAC to ``dest`` and AAC to ``aac_dest``.
 
     Two streamed passes: measure the mix's integrated loudness, then write it with the one
     constant gain that reaches ``lufs``; a look-ahead limiter catches only the peaks that gain
@@ -220,10 +219,6 @@ def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest=None, b
     limited = f"[0:a]{_limiter()},aformat=sample_fmts=s16"
     with atomic_output(dest, ".flac") as flac:
         to_flac = ["-map", "[flac]", "-c:a", "flac", "-f", "flac", str(flac)]
-        if aac_dest is None:
-            _pipe(FFMPEG + ["-f", "f32le", *rate, "-i", "-", "-filter_complex", f"{limited}[flac]", *to_flac],
-                  normalized, "mixing", dest)
-            return stats
         # One limiter; its 16-bit output goes to the FLAC and, through stdout, to the AAC encoders.
         cmd = FFMPEG + ["-f", "f32le", *rate, "-i", "-", "-filter_complex", f"{limited},asplit=2[flac][aac]",
                         *to_flac, "-map", "[aac]", "-c:a", "pcm_s16le", "-f", "s16le", "pipe:1"]

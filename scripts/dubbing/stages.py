@@ -229,7 +229,7 @@ def _many_speakers(segments):
     return len({seg.speaker for seg in segments}) > 1
 
 
-def mix_audio(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest=None, bitrate="192k", threads=1):
+def mix_audio(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1):
     mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate, threads)
 
 
