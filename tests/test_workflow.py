@@ -78,7 +78,8 @@ def test_english_clip_is_transcribed_offline_and_dubbed(tmp_path):
     transcript = json.loads((workdir / "results" / "english" / "transcript.json").read_text())
     assert transcript["backend"] == "faster-whisper"
     text = " ".join(seg["text"] for seg in transcript["segments"]).lower()
-    assert "fox" in text and "lazy" in text and "hundred degrees" in text  # espeak through tiny.en
+    # espeak through tiny.en; "one hundred" is heard as either spelling
+    assert "fox" in text and "lazy" in text and ("hundred degrees" in text or "100 degrees" in text)
     rows = read_tsv(workdir / "results" / "english" / "script.tsv")
     assert [row["id"] for row in rows] == [f"{i:04d}" for i in range(1, len(rows) + 1)]
     # Recognized lines start when the speaker does (Whisper alone said 0.0 for the first one).
