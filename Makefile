@@ -24,7 +24,7 @@ PLAN_CONFIG ?=
 ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
 SYNC := --config synth_mode=per-segment max_concurrent=1
 
-.PHONY: soak unlock lock plan cache-stats cache-prune bench bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+.PHONY: soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help setup-slurm lock-slurm test-slurm
 
 help:
@@ -39,6 +39,7 @@ help:
 	@echo "make plan VIDEO=... [PLAN_CONFIG='--config tts_backend=openai']  what synthesis would send and cost"
 	@echo "make cache-stats / make cache-prune DAYS=30   the shared synthesis cache (cache/)"
 	@echo "make bench                      synthesis benchmark against the local test server"
+	@echo "make bench-realspeech           timing on real recordings (overlaps, onset errors, speed-ups)"
 	@echo "make soak [SOAK_ARGS=...]       1,000 lines through injected faults and SIGKILLs (reliability report)"
 	@echo "make unlock VIDEO=...           release Snakemake's lock after a killed run, then rerun"
 	@echo "make bench-scale                time and memory per stage for 10/30/60-minute lectures"
@@ -147,6 +148,10 @@ cache-prune: setup
 
 bench: setup
 	$(VENV)/bin/python scripts/bench_synth.py
+
+# Timing on real recordings of people (../shared/realspeech): overlaps, onset errors, speed-ups.
+bench-realspeech: setup
+	$(VENV)/bin/python tools/bench_realspeech.py
 
 # Scale benchmark: 10-, 30- and 60-minute synthetic lectures end to end (about 40 minutes here);
 # e.g. BENCH_SCALE_ARGS="--minutes 5,10 --backends piper" for a quick look.

@@ -23,7 +23,7 @@ localrules:
     synth_index,
     plan,
     subtitles,
-    timing_table,
+    place,
 
 
 include: "rules/common.smk"

@@ -1,10 +1,29 @@
-# From fitted segments to the dubbed video: timeline, timing table, subtitles, mix, mux.
+# From fitted segments to the dubbed video: placement (timing table), timeline, subtitles, mix, mux.
+
+
+# Where every line goes: as near its script time as it can be without two lines overlapping
+# (scripts/dubbing/placement.py).
+rule place:
+    input:
+        reports=fit_reports,
+        wavs=fitted_wavs,
+        source="results/{video}/audio/source.wav",
+    output:
+        "results/{video}/timing.tsv",
+    log:
+        "logs/{video}/place.log",
+    benchmark:
+        "benchmarks/{video}/place.tsv"
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/place.py"
 
 
 rule timeline:
     input:
+        timing="results/{video}/timing.tsv",
         wavs=fitted_wavs,
-        reports=fit_reports,
         source="results/{video}/audio/source.wav",
     output:
         "results/{video}/dub.wav",
@@ -18,24 +37,10 @@ rule timeline:
         "../scripts/timeline.py"
 
 
-rule timing_table:
-    input:
-        reports=fit_reports,
-    output:
-        "results/{video}/timing.tsv",
-    log:
-        "logs/{video}/timing_table.log",
-    benchmark:
-        "benchmarks/{video}/timing_table.tsv"
-    conda:
-        "../envs/audio.yaml"
-    script:
-        "../scripts/timing_table.py"
-
-
 rule subtitles:
     input:
-        "results/{video}/segments.tsv",
+        timing="results/{video}/timing.tsv",
+        script="results/{video}/segments.tsv",
     output:
         "results/{video}/dubbed.srt",
     log:
@@ -74,8 +79,9 @@ rule mix:
 rule sync_check:
     input:
         dub="results/{video}/dub.wav",
+        timing="results/{video}/timing.tsv",
         script="results/{video}/segments.tsv",
-        reports=fit_reports,
+        wavs=fitted_wavs,
     output:
         table=report(
             "results/{video}/sync.tsv", caption="../report/sync.rst", category="Sync"

@@ -114,21 +114,22 @@ def tts_settings():
     ).__dict__
 
 
-# Which rules send requests with which configured backend.
+# Which rules send requests with which configured backends.
 KEYED_RULES = {
-    "transcribe": ("asr", None),
-    "translate": ("translate", "translate_backend"),
-    "synth": ("tts", "tts_backend"),
-    "synth_batch": ("tts", "tts_backend"),
+    "transcribe": (("asr", None),),
+    "translate": (("translate", "translate_backend"),),
+    "synth": (("tts", "tts_backend"),),
+    "synth_batch": (("tts", "tts_backend"),),
+    "shorten": (("translate", "translate_backend"), ("tts", "tts_backend")),
 }
 
 
-def key_for(rule_name, job_wildcards):
-    kind, config_key = KEYED_RULES.get(rule_name, (None, None))
-    if kind is None:
-        return ""
-    name = asr_backend_for(job_wildcards) if kind == "asr" else config[config_key]
-    return backend_info(kind, name).key
+def keys_for(rule_name, job_wildcards):
+    keys = set()
+    for kind, config_key in KEYED_RULES.get(rule_name, ()):
+        name = asr_backend_for(job_wildcards) if kind == "asr" else config[config_key]
+        keys.add(backend_info(kind, name).key)
+    return keys
 
 
 def check_keys(log):
@@ -137,7 +138,7 @@ def check_keys(log):
     Dry runs never get here; neither does a run whose cloud jobs are all up to date (e.g. `make plan`).
     """
     jobs = list(workflow.dag.needrun_jobs())
-    needed = {key_for(job.rule.name, job.wildcards) for job in jobs}
+    needed = set().union(*(keys_for(job.rule.name, job.wildcards) for job in jobs))
     # Synthesis jobs appear only after the segments checkpoint has run: if it will run and the
     # targets go beyond planning, they will follow.
     targets = {job.rule.name for job in workflow.dag.targetjobs}
@@ -168,12 +169,22 @@ def report_config():
     return {key: config.get(key) for key in keys}
 
 
+def shortened_for(wildcards):
+    """shortened.tsv when a translator that can shorten lines wrote the script; a user's script is never rewritten."""
+    translator = backend_info("translate", config["translate_backend"])
+    if translator.shortens and not user_script(wildcards):
+        return f"results/{wildcards.video}/shortened.tsv"
+    return []
+
+
+def user_script(wildcards):
+    path = Path("media") / f"{wildcards.video}.script.tsv"
+    return str(path) if path.is_file() else None
+
+
 def script_for(wildcards):
     """The user's media/<video>.script.tsv is the source of truth; else the generated one."""
-    user_script = Path("media") / f"{wildcards.video}.script.tsv"
-    if user_script.is_file():
-        return str(user_script)
-    return f"results/{wildcards.video}/script.tsv"
+    return user_script(wildcards) or f"results/{wildcards.video}/script.tsv"
 
 
 def segment_ids(wildcards):

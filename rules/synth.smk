@@ -57,12 +57,45 @@ else:
             "../scripts/synthesize_batch.py"
 
 
-# One job per video: it fits only the segments whose speech or slot changed (fit/<id>.json records
-# what each was fitted from), so a job per segment's start-up cost is not paid 600 times.
+# One job per video: it paces the whole video at once (placement.pace), voices again at a faster
+# rate the lines that need it, and fits only the segments whose speech, slot or pace changed
+# (fit/<id>.json records what each was fitted from). A job per segment would cost more in start-up
+# than the fitting itself, and the pace of a line depends on its neighbours.
+# Lines that would overrun their time even at max_speedup, rewritten shorter by the translator and
+# voiced again (only when a translator wrote the script; see scripts/dubbing/shorten.py).
+rule shorten:
+    input:
+        tts=tts_wavs,
+        slots=slot_jsons,
+        segments=segment_jsons,
+        script="results/{video}/segments.tsv",
+    output:
+        "results/{video}/shortened.tsv",
+    log:
+        "logs/{video}/shorten.log",
+    benchmark:
+        "benchmarks/{video}/shorten.tsv"
+    conda:
+        "../envs/tts.yaml"
+    params:
+        out_dir="results/{video}/shortened",
+        max_speedup=config["max_speedup"],
+        translate=translate_settings(),
+        tts=tts_settings(),
+        voices=config["voices"],
+        cache_dir=config["cache_dir"],
+        max_concurrent=config["max_concurrent"],
+        requests_per_minute=config["requests_per_minute"],
+    script:
+        "../scripts/shorten.py"
+
+
 checkpoint fit:
     input:
         tts=tts_wavs,
         slots=slot_jsons,
+        segments=segment_jsons,
+        shortened=shortened_for,
     output:
         "results/{video}/fit.tsv",
     log:
@@ -70,11 +103,18 @@ checkpoint fit:
     benchmark:
         "benchmarks/{video}/fit.tsv"
     conda:
-        "../envs/audio.yaml"
+        "../envs/tts.yaml"
     threads: 2
     params:
         fit_dir="results/{video}/fit",
+        paced_dir="results/{video}/paced",
+        manifest="results/{video}/segments.tsv",
         max_speedup=config["max_speedup"],
+        tts=tts_settings(),
+        voices=config["voices"],
+        cache_dir=config["cache_dir"],
+        max_concurrent=config["max_concurrent"],
+        requests_per_minute=config["requests_per_minute"],
     script:
         "../scripts/fit.py"
 

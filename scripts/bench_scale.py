@@ -59,10 +59,10 @@ TAILS = ("", " and that matters", " in most cases", " as you will see in a momen
 STAGES = [
     ("probe", ("probe",)), ("extract", ("extract_audio",)), ("segments", ("segments",)),
     ("synth", ("synth", "synth_batch")), ("synth_index", ("synth_index",)), ("fit", ("fit", "fit_batch")),
-    ("timeline", ("timeline",)), ("timing_table", ("timing_table",)), ("subtitles", ("subtitles",)),
+    ("timeline", ("timeline",)), ("place", ("place",)), ("subtitles", ("subtitles",)),
     ("mix", ("mix",)), ("sync_check", ("sync_check",)), ("report_pieces", ("report_pieces",)), ("mux", ("mux",)),
 ]
-POST_SYNTHESIS = ("fit", "timeline", "timing_table", "subtitles", "mix", "sync_check", "report_pieces", "mux")
+POST_SYNTHESIS = ("fit", "place", "timeline", "subtitles", "mix", "sync_check", "report_pieces", "mux")
 
 
 def sentence(rng):

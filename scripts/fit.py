@@ -1,9 +1,15 @@
-"""Checkpoint fit: every segment whose speech or slot changed, trimmed and sped up (within max_speedup) to fit."""
-from dubbing.stages import fit_all
+"""Checkpoint fit: the video's pace, lines voiced faster where they must be, each segment fitted to its time."""
+from dubbing.backends import Settings
+from dubbing.stages import fit_lines
 from dubbing.step import run_step
 
 run_step(
     snakemake,
-    lambda sm: fit_all(sm.input.tts, sm.input.slots, sm.params.fit_dir, sm.output[0], sm.params.max_speedup,
-                       sm.threads),
+    lambda sm: fit_lines(
+        sm.input.tts, sm.input.slots, sm.input.segments, sm.params.fit_dir, sm.params.paced_dir, sm.output[0],
+        max_speedup=sm.params.max_speedup, settings=Settings(**sm.params.tts), cache_dir=sm.params.cache_dir,
+        script=sm.params.manifest, voices=sm.params.voices, max_concurrent=sm.params.max_concurrent,
+        requests_per_minute=sm.params.requests_per_minute, workers=sm.threads,
+        shortened=sm.input.shortened or None,
+    ),
 )

@@ -1,5 +1,6 @@
-"""Rule subtitles: the dubbed text as SubRip."""
+"""Rule subtitles: dubbed.srt, what the dub says and when (timing.tsv), with speakers from the script."""
 from dubbing.stages import dubbed_subtitles
 from dubbing.step import run_step
 
-run_step(snakemake, lambda sm: dubbed_subtitles(sm.input[0], sm.output[0]))
+run_step(snakemake, lambda sm: dubbed_subtitles(timing_tsv=sm.input.timing, manifest=sm.input.script,
+                                                dest=sm.output[0]))

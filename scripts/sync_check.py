@@ -1,11 +1,12 @@
-"""Rule sync_check: measure where the dubbed speech really is, against the script."""
+"""Rule sync_check: find each fitted line in the dub track and compare where it is with the script."""
 from dubbing.stages import check_sync
 from dubbing.step import run_step
 
 run_step(
     snakemake,
     lambda sm: check_sync(
-        sm.input.dub, sm.input.script, sm.input.reports, sm.output.table, sm.output.summary,
-        sm.params.tolerance, sm.params.strict,
+        dub_wav=sm.input.dub, timing_tsv=sm.input.timing, manifest=sm.input.script, fit_wavs=list(sm.input.wavs),
+        table=sm.output.table, summary_json=sm.output.summary, tolerance=sm.params.tolerance,
+        strict=sm.params.strict,
     ),
 )

@@ -6,7 +6,8 @@ Stdlib HTTP server (``ThreadingHTTPServer``, HTTP/1.1 keep-alive) on 127.0.0.1 t
 * ``POST /v1/audio/speech``             OpenAI TTS (wav / pcm, 24 kHz mono int16)
 * ``POST /v1/text-to-speech/{voice_id}`` ElevenLabs TTS (``?output_format=pcm_<rate>``; also ``.../stream``)
 * ``POST /v1/audio/transcriptions``     OpenAI transcription (multipart; energy-based segments)
-* ``POST /v1/chat/completions``         OpenAI chat (translates a JSON ``{"segments": [...]}`` document)
+* ``POST /v1/chat/completions``         OpenAI chat (translates a JSON ``{"segments": [...]}`` document; with
+  ``"task": "shorten"`` it cuts each line's ``text`` to whole words within its ``max_chars``)
 * ``GET /_stats``, ``POST /_control``, ``POST /_reset``  (no auth, not recorded, not rate limited)
 
 In-process use (pytest)::
@@ -778,7 +779,10 @@ def _chat(payload, fake, delay, fault):
         return bad("the fake expects the last user message to be a JSON document with a 'segments' list of "
                    "objects with 'id' and 'source_text'", "messages")
     target = doc.get("target_language") or "xx"
-    out = [{"id": s["id"], "text": f"{s.get('source_text', '')} [{target}]"} for s in segs]
+    if doc.get("task") == "shorten":  # a model that keeps to the budget: whole words up to max_chars
+        out = [{"id": s["id"], "text": _shorter(str(s.get("text", "")), s.get("max_chars"))} for s in segs]
+    else:
+        out = [{"id": s["id"], "text": f"{s.get('source_text', '')} [{target}]"} for s in segs]
     if fault == "drop_id" and out:
         out = out[:-1]
     elif fault == "empty_text" and out:
@@ -809,6 +813,18 @@ def _chat(payload, fake, delay, fault):
     }
     return _json_response(200, result, [("x-request-id", f"req_{uuid.uuid4().hex}")],
                           outcome=fault if fault else None, reason=fault)
+
+
+def _shorter(text, max_chars):
+    """``text`` cut to whole words within ``max_chars`` characters (at least one word)."""
+    if not isinstance(max_chars, int) or len(text) <= max_chars:
+        return text
+    words, out = text.split(), []
+    for word in words:
+        if out and len(" ".join(out + [word])) > max_chars:
+            break
+        out.append(word)
+    return " ".join(out)
 
 
 def _message_text(content):

@@ -52,7 +52,8 @@ def test_hostile_text_reaches_the_api_intact_and_long_lines_go_in_parts(api, tmp
     before = snapshot(workdir)
     done = run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai",
                          f"synth_mode={mode}", env=api_env(api))
-    sent = [r["json"]["input"] for r in api.requests if r["path"] == "/v1/audio/speech"]
+    # At the natural rate (lines too long for their slots are also voiced faster afterwards).
+    sent = [r["json"]["input"] for r in api.requests if r["path"] == "/v1/audio/speech" and r["json"]["speed"] == 1.0]
     short = {row[4] for row in HOSTILE_ROWS[:4]}
     assert sorted(text for text in sent if text in short) == sorted(short)  # each short line once, verbatim
     parts = [text for text in sent if text not in short]
@@ -93,9 +94,15 @@ def test_hostile_text_with_the_offline_voice(tmp_path):
     assert [row[0] for row in timing] == ["0001", "0002", "0003", "0004"]
     assert all(float(row[4]) > 0.5 for row in timing)  # every line was spoken
     dub = decode(workdir / "results" / "lesson" / "dub.wav", RATE)
-    # The English voice spells Arabic out letter by letter: 0002 overflows its slot (reported in
-    # timing.tsv), so only the first line's onset is a fair check.
-    assert float(timing[1][7]) > 0 and abs(speech_onset(dub, RATE, 0.5) - 0.5) <= 0.08
+    # The English voice spells Arabic out letter by letter: 0002 is far too long for its slot even at
+    # 1.25x, so the lines around it move (0001 at most 0.5 s early), never overlapping.
+    header = (workdir / "results" / "lesson" / "timing.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
+    rows = [dict(zip(header, row)) for row in timing]
+    assert float(rows[1]["speedup"]) == pytest.approx(1.25, abs=0.006)
+    assert all(float(r["start"]) >= float(r["slot_start"]) - 0.5 - 0.001 for r in rows)
+    assert all(float(a["end"]) <= float(b["start"]) + 0.001 for a, b in zip(rows, rows[1:]))
+    first = float(rows[0]["start"])
+    assert abs(speech_onset(dub, RATE, first) - first) <= 0.08
     assert writes_outside_owned(workdir, before) == []
 
 

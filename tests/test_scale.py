@@ -105,31 +105,36 @@ def test_fit_records_its_inputs_and_skips_unchanged_segments(tmp_path):
     import numpy as np
 
     from dubbing import audio
-    from dubbing.stages import fit_all
+    from dubbing.backends import Settings
+    from dubbing.fit import fit_all
 
     rate = 22050
     speech = (np.sin(2 * np.pi * 200 * np.arange(rate) / rate) * 8000).astype(np.int16)
-    tts, slots, fit_dir = tmp_path / "tts", tmp_path / "slots", tmp_path / "fit"
-    for folder in (tts, slots):
+    tts, slots, segments, fit_dir = tmp_path / "tts", tmp_path / "slots", tmp_path / "segments", tmp_path / "fit"
+    for folder in (tts, slots, segments):
         folder.mkdir()
     for i, start in ((1, 0.5), (2, 3.0)):
         audio.write_wav(tts / f"000{i}.wav", speech, rate)
         (slots / f"000{i}.json").write_text(json.dumps({"id": f"000{i}", "start": start, "end": start + 1.5,
                                                         "window_end": start + 2.4}))
-    args = ([tts / "0001.wav", tts / "0002.wav"], [slots / "0001.json", slots / "0002.json"], fit_dir,
-            tmp_path / "fit.tsv", 1.25)
-    fit_all(*args, workers=2)
+        (segments / f"000{i}.json").write_text(json.dumps({"id": f"000{i}", "text": "A line.", "speaker": ""}))
+    args = ([tts / "0001.wav", tts / "0002.wav"], [slots / "0001.json", slots / "0002.json"],
+            [segments / "0001.json", segments / "0002.json"], fit_dir, tmp_path / "paced", tmp_path / "fit.tsv")
+    options = {"max_speedup": 1.25, "settings": Settings.resolve("tts", backend="piper"),
+               "cache_dir": tmp_path / "cache", "workers": 2}
+    fit_all(*args, **options)
     first = {p.name: p.stat().st_mtime_ns for p in fit_dir.glob("*.wav")}
     assert sorted(first) == ["0001.wav", "0002.wav"]
-    fit_all(*args, workers=2)  # nothing changed: nothing rewritten
+    fit_all(*args, **options)  # nothing changed: nothing rewritten
     assert {p.name: p.stat().st_mtime_ns for p in fit_dir.glob("*.wav")} == first
     (slots / "0002.json").write_text(json.dumps({"id": "0002", "start": 3.2, "end": 4.7, "window_end": 5.6}))
-    fit_all(*args, workers=2)  # 0002 moved: only it is fitted again
+    fit_all(*args, **options)  # 0002 moved: only it is fitted again
     after = {p.name: p.stat().st_mtime_ns for p in fit_dir.glob("*.wav")}
     assert after["0001.wav"] == first["0001.wav"] and after["0002.wav"] != first["0002.wav"]
     assert json.loads((fit_dir / "0002.json").read_text())["start"] == 3.2
     fitted = audio.read_wav(fit_dir / "0002.wav")[0]
     assert abs(fitted.size - 48000) < 48000 * 0.02  # 1 s of speech at 48 kHz
+    assert not (tmp_path / "paced").exists()  # every line fits: nothing was voiced again
 
 
 def test_mix_gain_reaches_the_target_and_leaves_silence_alone():

@@ -37,15 +37,27 @@ def test_segment_at_sample_zero():
     np.testing.assert_array_equal(out, [7, 7, 7, 7, 0, 0])
 
 
-def test_overlapping_segments_are_summed_and_clipped():
-    out = track([(0, const(1000, 10)), (5, const(2000, 10)), (20, const(30000, 4)), (22, const(30000, 4)),
-                 (30, const(-30000, 2)), (30, const(-30000, 2)), (31, const(100, 1))], 40)
-    np.testing.assert_array_equal(out[0:5], [1000] * 5)
-    np.testing.assert_array_equal(out[5:10], [3000] * 5)  # summed
-    np.testing.assert_array_equal(out[10:15], [2000] * 5)
-    np.testing.assert_array_equal(out[20:26], [30000, 30000, 32767, 32767, 30000, 30000])  # clipped high
-    np.testing.assert_array_equal(out[30:32], [-32768, -32768])  # clipped low (-60000 + 100 too)
-    assert not out[15:20].any() and not out[26:30].any() and not out[32:].any()
+def test_never_two_voices_at_once_a_segment_asked_to_overlap_waits_for_the_previous_to_end():
+    out = track([(0, const(1000, 10)), (5, const(2000, 10)), (30, const(-3000, 2)), (30, const(-4000, 2))], 40)
+    np.testing.assert_array_equal(out[0:10], [1000] * 10)
+    np.testing.assert_array_equal(out[10:20], [2000] * 10)  # starts when the first ends, never summed
+    np.testing.assert_array_equal(out[30:34], [-3000, -3000, -4000, -4000])
+    assert not out[20:30].any() and not out[34:].any()
+
+
+def test_every_sample_of_the_track_comes_from_at_most_one_segment():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        starts = np.sort(rng.integers(0, 900, size=rng.integers(1, 12)))
+        segments = [(int(start), const(int(i + 1), int(rng.integers(1, 200)))) for i, start in enumerate(starts)]
+        out = track(segments, 1000)
+        expected_starts = timeline.sample_starts([s for s, _ in segments], [seg.size for _, seg in segments])
+        for (start, seg), placed in zip(segments, expected_starts):
+            assert placed >= start
+            end = min(placed + seg.size, 1000)
+            if placed < 1000:
+                np.testing.assert_array_equal(out[placed:end], seg[: end - placed])
+        assert set(np.unique(out)) <= {0} | {int(seg[0]) for _, seg in segments}  # nothing summed
 
 
 def test_segment_running_past_the_end_is_cut():

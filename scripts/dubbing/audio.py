@@ -147,6 +147,13 @@ def speech_bounds(samples, rate, threshold_db=-45.0, pad=0.005):
     return max(0, int(loud[0]) - pad_samples), min(samples.size, int(loud[-1]) + 1 + pad_samples)
 
 
+def speech_seconds(path):
+    """Seconds of speech in a WAV, leading and trailing silence excluded (measured at the file's own rate)."""
+    rate = wav_info(path)[0]
+    first, last = speech_bounds(load_mono(path, rate), rate)
+    return (last - first) / rate
+
+
 def stretch(samples, rate, factor):
     """Speed mono int16 ``samples`` up by ``factor`` without changing pitch (ffmpeg atempo)."""
     if factor == 1.0:

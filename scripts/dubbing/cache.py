@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -108,5 +107,28 @@ class SpeechCache:
         return removed
 
 
-def default_dir():
-    return Path(os.environ.get("DUBBING_CACHE_DIR", "cache"))
+def text_key(**identity):
+    """Hex key for a text answer (e.g. a shortened translation) from everything that determines it."""
+    blob = json.dumps({"v": VERSION, **identity}, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+class TextCache:
+    """Answers of text models (shortened translations), shared like the speech cache: ``<cache_dir>/text/``.
+
+    Asking the same thing again (a rerun, another video with the same line) sends nothing.
+    """
+
+    def __init__(self, root):
+        self.root = Path(root) / "text"
+
+    def get(self, key):
+        try:
+            return json.loads((self.root / key[:2] / f"{key}.json").read_text(encoding="utf-8"))["text"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
+
+    def put(self, key, text, meta):
+        with atomic_output(self.root / key[:2] / f"{key}.json", ".json") as tmp:
+            tmp.write_text(json.dumps({**meta, "text": text, "created": time.time()}, ensure_ascii=False,
+                                      sort_keys=True) + "\n", encoding="utf-8")

@@ -7,7 +7,23 @@ import numpy as np
 
 from .audio import wav_info, wav_levels
 from .files import atomic_output
-from .sync import FRAME, speech_regions
+
+FRAME = 0.01  # seconds per level frame of the original's speech lane
+
+
+def speech_regions(levels, threshold_db, frame=FRAME, merge_gap=0.3):
+    """[(start, end)] seconds where per-frame RMS ``levels`` are above ``threshold_db``; shorter pauses merged."""
+    loud = levels > 32768 * 10 ** (threshold_db / 20)
+    if not loud.any():
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
+    regions = []
+    for start, end in zip(edges[::2], edges[1::2]):
+        if regions and (start - regions[-1][1]) * frame < merge_gap:
+            regions[-1][1] = end
+        else:
+            regions.append([start, end])
+    return [(round(s * frame, 3), round(e * frame, 3)) for s, e in regions]
 
 
 def original_speech(source_wav):
@@ -18,20 +34,25 @@ def original_speech(source_wav):
         return []
     floor = max(float(np.percentile(levels, 10)), 1.0)
     threshold_db = 20 * np.log10(max(floor * 10 ** (12 / 20), 32768 * 10 ** (-50 / 20)) / 32768)
-    return speech_regions(levels, threshold_db=threshold_db, merge_gap=0.3)
+    return speech_regions(levels, threshold_db)
 
 
 def timeline_figure(source_wav, sync_rows, dest, title):
-    """Original speech vs script slots vs measured dubbed speech, one lane each."""
+    """Original speech, script slots, and each dubbed line where it was found in the dub track, one lane each.
+
+    A thin line joins each slot's start to where its dubbed line really starts (the displacement);
+    green: in sync, orange: early or late, red: the part running into the next line, or a line missing.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
 
     rate, _channels, frames = wav_info(source_wav)
     duration = frames / rate
-    fig, ax = plt.subplots(figsize=(min(40, max(10, duration / 6)), 2.8))
-    lanes = {"original speech": 2, "script slots": 1, "dubbed speech": 0}
+    fig, ax = plt.subplots(figsize=(min(40, max(10, duration / 6)), 3.2))
+    lanes = {"original speech": 2, "script slots": 1, "dubbed speech (found)": 0}
     ax.broken_barh([(s, e - s) for s, e in original_speech(source_wav)], (2 - 0.35, 0.7), color="#9aa5b1")
     # One bar collection per lane and colour: a call per line re-autoscales every earlier one
     # (3.5 s of the 5 s this step took for a 600-line lecture).
@@ -39,14 +60,26 @@ def timeline_figure(source_wav, sync_rows, dest, title):
                    (1 - 0.35, 0.7), facecolor="none", edgecolor="#3b5b92")
     for row in sync_rows:
         ax.text(row["slot_start"], 1, row["id"], fontsize=7, va="center", ha="left", color="#3b5b92")
-    measured = [row for row in sync_rows if row["measured_start"] is not None]
-    for bad, color in ((False, "#27ae60"), (True, "#c0392b")):
+    found = [row for row in sync_rows if row["measured_start"] is not None]
+    colors = {"ok": "#27ae60", "early": "#e67e22", "late": "#e67e22", "overlap": "#27ae60"}
+    for color in sorted(set(colors.values())):
         ax.broken_barh([(row["measured_start"], row["measured_end"] - row["measured_start"])
-                        for row in measured if (row["status"] != "ok") == bad], (-0.35, 0.7), color=color)
+                        for row in found if colors.get(row["status"]) == color], (-0.35, 0.7), facecolor=color,
+                       edgecolor="white", linewidth=0.6)  # abutting lines stay two bars
+    overlaps = [row for row in found if row["overlap"] and row["overlap"] > 0.005]
+    ax.broken_barh([(row["measured_end"] - row["overlap"], row["overlap"]) for row in overlaps], (-0.35, 0.7),
+                   color="#c0392b")
+    missing = [row for row in sync_rows if row["measured_start"] is None]
+    ax.broken_barh([(row["slot_start"], row["slot_end"] - row["slot_start"]) for row in missing], (-0.35, 0.7),
+                   facecolor="none", edgecolor="#c0392b", hatch="//")
+    # Displacement: slot start (bottom of the slot lane) to the measured start (top of the dubbed lane).
+    ax.add_collection(LineCollection(
+        [((row["slot_start"], 1 - 0.35), (row["measured_start"], 0.35)) for row in found],
+        colors=[colors.get(row["status"], "#c0392b") for row in found], linewidths=0.8))
     ax.set_yticks(list(lanes.values()), list(lanes.keys()))
     ax.set_xlim(0, duration)
     ax.set_ylim(-0.7, 2.7)
-    ax.set_xlabel("seconds (red: dubbed line out of sync or overflowing)")
+    ax.set_xlabel("seconds (slot start → dubbed start; orange: early/late; red: overlap or missing)")
     ax.set_title(title)
     fig.tight_layout()
     with atomic_output(dest, ".png") as tmp:
@@ -63,28 +96,37 @@ def summary_page(dest, video, summary, rows, settings, synth_index, config):
     def fmt(value, digits=3):
         return "" if value is None else (f"{value:+.{digits}f}" if isinstance(value, float) else esc(str(value)))
 
+    def num(value, digits=2):
+        return "" if value is None else format(value, f".{digits}f")
+
     table = "".join(
         f"<tr class='{ 'bad' if r['status'] != 'ok' else ''}'><td>{esc(r['id'])}</td><td>{esc(r['speaker'])}</td>"
-        f"<td>{r['slot_start']:.2f}–{r['slot_end']:.2f}</td><td>{esc(r['text'])}</td><td>{r['stretch']:.3f}</td>"
-        f"<td>{'' if r['measured_start'] is None else format(r['measured_start'], '.2f')}</td>"
-        f"<td>{fmt(r['onset_error'])}</td><td>{r['overflow']:.2f}</td><td>{esc(r['status'])}</td></tr>"
+        f"<td>{r['slot_start']:.2f}–{r['slot_end']:.2f}</td><td>{esc(r['text'])}</td>"
+        f"<td>{fmt(r['displacement'], 2)}</td><td>{num(r['speedup'])}</td>"
+        f"<td>{num(r['measured_start'])}–{num(r['measured_end'])}</td><td>{fmt(r['onset_error'])}</td>"
+        f"<td>{num(r['overlap'])}</td><td>{num(r['match'])}</td><td>{esc(r['status'])}</td></tr>"
         for r in rows
     )
+    def pct(share):
+        return "" if share is None else f"{100 * share:.1f}%"
+
     voices = config.get("voices") or {}
     voice_lines = "".join(f"<li>{esc(k)} → {esc(str(v))}</li>" for k, v in voices.items()) or \
         f"<li>every speaker → {esc(settings['voice'])}</li>"
     verdict = ("all lines within tolerance" if not summary["violations"]
-               else f"{len(summary['violations'])} line(s) out of tolerance: {', '.join(summary['violations'])}")
+               else f"{len(summary['violations'])} line(s) out of sync, overlapping or missing: "
+                  f"{', '.join(summary['violations'])}")
     page = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Dub of {esc(video)}</title>
 <style>body{{font-family:sans-serif;margin:1.5em;max-width:70em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%;vertical-align:top}}tr.bad td{{background:#fbe3e1}}
 .k{{color:#555}}</style></head><body>
 <h2>Dub of {esc(video)}: {esc(verdict)}</h2>
-<h3>Measured sync (from the dub track, tolerance {summary['tolerance']} s)</h3>
-<ul><li><span class="k">worst onset error</span> {fmt(summary['worst_onset_error'])} s (line {esc(str(summary['worst_onset_id']))})</li>
-<li><span class="k">median onset error</span> {fmt(summary['median_onset_error'])} s</li>
-<li><span class="k">lines sped up</span> {summary['sped_up']} of {summary['segments']} (at most {summary['max_stretch']}×)</li>
-<li><span class="k">lines running into the next</span> {len(summary['overflowed'])} {esc(', '.join(summary['overflowed']))}</li>
+<h3>Measured sync (each line found in the dub track, tolerance {summary['tolerance']} s)</h3>
+<ul><li><span class="k">lines starting within 0.25 s of their slot</span> {pct(summary['within_0_25'])}</li>
+<li><span class="k">onset error, median / 90th percentile</span> {num(summary['median_onset_error'], 3)} s / {num(summary['p90_onset_error'], 3)} s</li>
+<li><span class="k">worst onset error</span> {fmt(summary['worst_onset_error'])} s (line {esc(str(summary['worst_onset_id']))})</li>
+<li><span class="k">lines running into the next</span> {summary['overlaps']}; <span class="k">lines missing from the dub track</span> {summary['missing']}</li>
+<li><span class="k">lines sped up</span> {summary['sped_up']} of {summary['segments']} (at most {summary['max_speedup']}×)</li>
 <li><span class="k">speech time / slot time</span> {summary['speech_seconds']} s / {summary['slot_seconds']} s</li></ul>
 <h3>Voices and backends</h3>
 <ul><li><span class="k">speech synthesis</span> {esc(settings['backend'])} {esc(settings['model'])}</li>
@@ -93,8 +135,10 @@ td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%;vertical-align:top}}t
 <li><span class="k">mix</span> {esc(config['mix_mode'])}, {config['loudness_lufs']} LUFS; <span class="k">max speed-up</span> {config['max_speedup']}×</li></ul>
 <h3>Requests</h3><p>When each line's current audio was made: {requested} line(s) synthesized by the backend
 (one request each), {cached} served from the cache (no request).</p>
-<h3>Lines</h3><table><tr><th>id</th><th>speaker</th><th>slot (s)</th><th>text</th><th>stretch</th>
-<th>dub starts (s)</th><th>onset error (s)</th><th>overflow (s)</th><th>status</th></tr>{table}</table>
+<h3>Lines</h3><p>Displacement: how far the placement moved the line from its slot so that no two lines overlap.
+Dubbed: where the line's speech was found in the dub track (match: 1.00 = exactly the line's audio).</p>
+<table><tr><th>id</th><th>speaker</th><th>slot (s)</th><th>text</th><th>displacement (s)</th><th>speed-up</th>
+<th>dubbed (s)</th><th>onset error (s)</th><th>overlap (s)</th><th>match</th><th>status</th></tr>{table}</table>
 </body></html>"""
     with atomic_output(dest, ".html") as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -1,20 +1,17 @@
 """One function per pipeline stage, taking paths and plain values (the rule scripts call these)."""
 
-import hashlib
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import audio, backends, fitting, mix, mux, subtitles, timeline
+from . import audio, backends, fit, fitting, mix, mux, placement, shorten, subtitles, timeline
 from .errors import DubbingError
 from .files import atomic_output, write_if_changed, write_text_atomic
 from .script import check_within, format_script, long_lines, read_script
 
 log = logging.getLogger("dubbing")
 
-OVERFLOW_WARNING = 0.02  # seconds; shorter overruns are inaudible
-ATEMPO_SLACK = 0.03  # seconds atempo may overshoot the exact ratio
+MOVED = 0.0005  # seconds; a line placed this far from its script start counts as moved
 
 
 def _dump(data):
@@ -102,126 +99,73 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_b
     write_text_atomic(manifest, format_script(segments))
 
 
-def fit(tts_wav, slot_json, dest, report, max_speedup, inputs=None):
-    """Fit one segment's speech to its slot; ``inputs`` (what it was fitted from) goes into the report."""
-    slot = _load(slot_json)
-    rate = audio.SAMPLE_RATE
-    raw = audio.load_mono(tts_wav, rate)
-    first, last = audio.speech_bounds(raw, rate)
-    if last <= first:
-        raise DubbingError(tts_wav, f"segment {slot['id']}: the synthesized audio is silent")
-    window = slot["window_end"] - slot["start"]
-    plan = fitting.plan_fit((last - first) / rate, window, max_speedup)
-    fitted = audio.stretch(raw[first:last], rate, plan.stretch)
-    window_samples = int(round(window * rate))
-    if plan.overflow == 0 and window_samples < fitted.size <= window_samples + ATEMPO_SLACK * rate:
-        # atempo's output runs a few ms longer than the exact ratio: that tail is cut, not the next line's time.
-        fitted = audio.fade_out(fitted[:window_samples], rate)
-    fitted_seconds = fitted.size / rate
-    overflow = round(max(0.0, fitted_seconds - window), 3)
-    if overflow >= OVERFLOW_WARNING:
-        log.warning(
-            "segment %s: %.2f s of speech does not fit its %.2f s slot even at %.2fx; it runs %.2f s into the next",
-            slot["id"], plan.speech, window, plan.stretch, overflow,
-        )
-    audio.write_wav(dest, fitted, rate)
-    write_text_atomic(report, _dump({
-        "id": slot["id"], "start": slot["start"], "end": slot["end"], "window_end": slot["window_end"],
-        "raw_seconds": round(raw.size / rate, 3), "speech_seconds": round(plan.speech, 3),
-        "stretch": round(plan.stretch, 4), "fitted_seconds": round(fitted_seconds, 3),
-        "overflow_seconds": overflow, "inputs": inputs,
-    }))
+def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, **options):
+    shorten.shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, **options)
 
 
-FIT_VERSION = 2  # bump when fitting itself changes, so every segment is fitted again
+def fit_lines(tts_wavs, slot_jsons, segment_jsons, fit_dir, paced_dir, manifest, **options):
+    fit.fit_all(tts_wavs, slot_jsons, segment_jsons, fit_dir, paced_dir, manifest, **options)
 
 
-def fit_inputs(tts_wav, slot_json, max_speedup):
-    """What a segment's fit depends on: the raw speech (its bytes' digest), its slot, the settings."""
-    digest = hashlib.sha1(Path(tts_wav).read_bytes()).hexdigest()
-    return {"tts_sha1": digest, "slot": _load(slot_json), "max_speedup": max_speedup, "version": FIT_VERSION}
+def place_lines(fit_reports, fit_wavs, source_wav, dest):
+    """timing.tsv: where each fitted line goes on the dub track (see placement.py), and how it was fitted."""
+    import pandas as pd
 
-
-def fit_all(tts_wavs, slot_jsons, fit_dir, manifest, max_speedup, workers=1):
-    """Fit the segments whose speech, slot or settings changed since their last fit; leave the others untouched.
-
-    One process for the whole video: a job per segment cost more in start-up than the fitting
-    itself (600 segments: minutes). Each ``fit/<id>.json`` records the inputs it was made from, so
-    moving one line re-fits that line and the one before it, and nothing else is rewritten.
-    """
-    fit_dir = Path(fit_dir)
-    tts_by_id = {Path(path).stem: path for path in tts_wavs}
-    todo, kept, ids = [], 0, []
-    for slot_json in slot_jsons:
-        seg_id = Path(slot_json).stem
-        ids.append(seg_id)
-        wav, report = fit_dir / f"{seg_id}.wav", fit_dir / f"{seg_id}.json"
-        inputs = fit_inputs(tts_by_id[seg_id], slot_json, max_speedup)
-        try:
-            current = wav.is_file() and _load(report).get("inputs") == inputs
-        except (FileNotFoundError, ValueError):
-            current = False
-        if current:
-            kept += 1
-        else:
-            todo.append((seg_id, tts_by_id[seg_id], slot_json, wav, report, inputs))
-
-    def one(job):
-        seg_id, tts_wav, slot_json, wav, report, inputs = job
-        try:
-            fit(tts_wav, slot_json, wav, report, max_speedup, inputs)
-        except DubbingError as err:
-            return seg_id, err
-        return seg_id, None
-
-    with ThreadPoolExecutor(max(1, workers)) as pool:  # numpy and ffmpeg release the GIL
-        failed = [(seg_id, err) for seg_id, err in pool.map(one, todo) if err]
-    for stale in fit_dir.glob("*.*"):
-        if stale.suffix in (".wav", ".json") and stale.stem not in set(ids):
-            stale.unlink()
-    fitted = [job[0] for job in todo if job[0] not in dict(failed)]
-    log.info("%d segments: %d fitted, %d unchanged", len(ids), len(fitted), kept)
-    if fitted:
-        log.info("fitted: %s", ", ".join(fitted))
-    if failed:
-        raise DubbingError(failed[0][1].path, f"{len(failed)} segment(s) could not be fitted (the others are kept): "
-                           + "; ".join(err.problem for _, err in failed))
-    write_text_atomic(manifest, "id\tfitted_now\n" + "".join(f"{i}\t{'yes' if i in fitted else 'no'}\n" for i in ids))
-
-
-def build_timeline(fit_reports, fit_wavs, source_wav, dest):
     rate, _channels, total = audio.wav_info(source_wav)
-    starts = [_load(report)["start"] for report in fit_reports]
+    rows = sorted((_load(report) for report in fit_reports), key=lambda row: row["start"])
+    frames = {Path(wav).stem: audio.wav_info(wav)[2] for wav in fit_wavs}
+    lengths = [frames[row["id"]] for row in rows]
+    slots = [fitting.Slot(row["id"], row["start"], row["end"], row["window_end"]) for row in rows]
+    starts = placement.place(placement.lines_for(slots), [n / rate for n in lengths], total / rate)
+    starts = timeline.sample_starts([round(start * rate) for start in starts], lengths)
+    for row, start, length in zip(rows, starts, lengths):
+        row["placed_start"] = start / rate
+        row["placed_end"] = (start + length) / rate
+        row["displacement"] = row["placed_start"] - row["start"]
+        row["cut_seconds"] = max(0, start + length - total) / rate
+    frame = pd.DataFrame(rows).rename(columns={"start": "slot_start", "end": "slot_end", "window_end": "usable_until",
+                                               "placed_start": "start", "placed_end": "end"})
+    columns = ["id", "slot_start", "slot_end", "usable_until", "speech_seconds", "voice_rate", "stretch", "speedup",
+               "fitted_seconds", "start", "end", "displacement", "cut_seconds", "text"]
+    moved = frame[frame["displacement"].abs() > MOVED]
+    if len(moved):
+        worst = moved.loc[moved["displacement"].abs().idxmax()]
+        log.info("%d line(s) moved to keep every line whole and apart; the most: %s by %+.2f s", len(moved),
+                 worst["id"], worst["displacement"])
+    cut = frame[frame["cut_seconds"] > 0]
+    if len(cut):
+        log.warning("%d line(s) run past the end of the video and are cut there: %s", len(cut), ", ".join(cut["id"]))
+    with atomic_output(dest, ".tsv") as tmp:
+        frame[columns].to_csv(tmp, sep="\t", index=False, lineterminator="\n", float_format="%.3f")
+
+
+def build_timeline(timing_tsv, fit_wavs, source_wav, dest):
+    """The dub track: each fitted line at its placed start (timing.tsv), one voice at a time."""
+    import pandas as pd
+
+    rate, _channels, total = audio.wav_info(source_wav)
+    table = pd.read_csv(timing_tsv, sep="\t", dtype={"id": str}, keep_default_na=False)
+    wavs = {Path(wav).stem: wav for wav in fit_wavs}
 
     def placements():
-        for start, wav in sorted(zip(starts, fit_wavs)):
-            samples, wav_rate = audio.read_wav(wav)
+        for seg_id, start in sorted(zip(table["id"], table["start"]), key=lambda item: item[1]):
+            samples, wav_rate = audio.read_wav(wavs[seg_id])
             if wav_rate != rate:
-                raise DubbingError(wav, f"sample rate {wav_rate} differs from the source's {rate}")
+                raise DubbingError(wavs[seg_id], f"sample rate {wav_rate} differs from the source's {rate}")
             yield round(start * rate), samples
 
     timeline.write_track(dest, placements(), total, rate)
 
 
-def timing_table(fit_reports, dest):
+def dubbed_subtitles(timing_tsv, manifest, dest):
+    """dubbed.srt: what the dub says (a shortened line's new wording too), when it says it (placed times)."""
     import pandas as pd
 
-    rows = [_load(report) for report in fit_reports]
-    frame = pd.DataFrame(rows).sort_values("start")
-    frame = frame.rename(columns={"start": "slot_start", "end": "slot_end", "window_end": "usable_until"})
-    columns = ["id", "slot_start", "slot_end", "usable_until", "speech_seconds", "stretch", "fitted_seconds",
-               "overflow_seconds"]
-    overflowing = frame[frame["overflow_seconds"] > 0]
-    if len(overflowing):
-        log.warning("%d segment(s) overflow their slot: %s", len(overflowing), ", ".join(overflowing["id"]))
-    with atomic_output(dest, ".tsv") as tmp:
-        frame[columns].to_csv(tmp, sep="\t", index=False, lineterminator="\n", float_format="%.3f")
-
-
-def dubbed_subtitles(manifest, dest):
     segments = read_script(manifest)
-    cues = [subtitles.Cue(seg.start, seg.end, seg.text, seg.speaker if _many_speakers(segments) else "")
-            for seg in segments]
+    speakers = {seg.id: seg.speaker if _many_speakers(segments) else "" for seg in segments}
+    table = pd.read_csv(timing_tsv, sep="\t", dtype={"id": str, "text": str}, keep_default_na=False)
+    cues = [subtitles.Cue(row["start"], row["end"], row["text"], speakers.get(row["id"], ""))
+            for row in table.to_dict("records")]
     write_text_atomic(dest, subtitles.format_srt(cues))
 
 
@@ -237,23 +181,42 @@ def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
     mux.mux(media, mix_audio_path, srt, dest, language, bitrate)
 
 
-def check_sync(dub_wav, manifest, fit_reports, table, summary_json, tolerance, strict):
-    """Measure the dub track against the script; warn (or fail, if strict) on lines out of tolerance."""
+def check_sync(dub_wav, timing_tsv, manifest, fit_wavs, table, summary_json, tolerance, strict):
+    """Find each fitted line in the dub track (sync.measure); warn (or fail, if strict) naming the lines out of
+    tolerance, running into the next line, or missing."""
     import pandas as pd
 
     from . import sync
 
-    segments = read_script(manifest)
-    stretches = {report["id"]: report["stretch"] for report in map(_load, fit_reports)}
-    rows, summary = sync.measure(dub_wav, segments, stretches, tolerance)
-    frame = pd.DataFrame([row.__dict__ for row in rows])
+    timing = pd.read_csv(timing_tsv, sep="\t", dtype={"id": str, "text": str}, keep_default_na=False)
+    script = {seg.id: seg for seg in read_script(manifest)}
+    wavs = {Path(wav).stem: wav for wav in fit_wavs}
+    lines = []
+    for row in timing.to_dict("records"):
+        seg = script.get(row["id"])
+        if row["id"] not in wavs:
+            raise DubbingError(timing_tsv, f"line {row['id']} has no fitted audio among the inputs")
+        lines.append({
+            "id": row["id"], "speaker": seg.speaker if seg else "",
+            "text": row.get("text") or (seg.text if seg else ""),  # the dubbed wording (a line may be shortened)
+            "slot_start": float(row["slot_start"]), "slot_end": float(row["slot_end"]), "start": float(row["start"]),
+            "displacement": float(row["displacement"]), "speedup": float(row["speedup"]), "fitted_wav": wavs[row["id"]],
+        })
+    lines.sort(key=lambda line: (line["slot_start"], line["start"]))
+    rows, summary = sync.measure(dub_wav, lines, tolerance)
+    frame = pd.DataFrame(sync.as_dicts(rows), columns=list(sync.LineSync.__dataclass_fields__))
     with atomic_output(table, ".tsv") as tmp:
         frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n", float_format="%.3f")
     write_text_atomic(summary_json, _dump(summary))
-    log.info("sync: %s", summary)
+    log.info("sync: %s", {key: value for key, value in summary.items() if key != "violations"})
     if summary["violations"]:
-        message = (f"{len(summary['violations'])} line(s) out of sync by more than {tolerance} s or running "
-                   f"into the next line: {', '.join(summary['violations'])} (see {table})")
+        by_status = {}
+        for row in rows:
+            if row.status != "ok":
+                by_status.setdefault(row.status, []).append(row.id)
+        message = (f"{len(summary['violations'])} line(s) out of sync by more than {tolerance} s, running into the next "
+                   "line or missing: " + "; ".join(f"{status} {', '.join(ids)}" for status, ids in by_status.items())
+                   + f" (see {table})")
         if strict:
             raise DubbingError(dub_wav, message)
         log.warning("%s", message)
@@ -266,7 +229,8 @@ def report_pieces(source_wav, table, summary_json, synth_index, figure, page, vi
 
     rows = pd.read_csv(table, sep="\t", keep_default_na=False, dtype=str).to_dict("records")
     for row in rows:
-        for key in ("slot_start", "slot_end", "stretch", "overflow", "measured_start", "measured_end", "onset_error"):
+        for key in ("slot_start", "slot_end", "placed_start", "measured_start", "measured_end", "onset_error",
+                    "displacement", "speedup", "overlap", "match"):
             row[key] = float(row[key]) if row[key] != "" else None
     report.timeline_figure(source_wav, rows, figure, f"{video}: original speech, script slots, dubbed speech")
     report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config)

@@ -34,7 +34,7 @@ def setup_logging(log_path=None):
     level = os.environ.get("DUBBING_LOG_LEVEL", "INFO").upper()  # make debug-synth-async sets DEBUG
     logging.basicConfig(level=getattr(logging, level, logging.INFO), format="%(asctime)s %(levelname)s %(message)s",
                         handlers=handlers, force=True)
-    for noisy in ("httpx", "httpcore", "openai", "elevenlabs", "faster_whisper"):
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "elevenlabs", "faster_whisper"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

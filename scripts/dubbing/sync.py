@@ -1,127 +1,255 @@
-"""Measured sync: where the dubbed speech really starts and ends, against the script's slots.
+"""Measured sync: where each dubbed line really is in the dub track, against the script's slots.
 
-The dub track (``dub.wav``, what the mix and the video carry) is cut into speech regions by its
-own level, and each script line is matched to the region that starts nearest its slot. Nothing
-from the pipeline's plan is trusted: a segment placed late, early, or running into the next line
-shows up here, whatever the timing table says.
+We know exactly which audio was laid on ``dub.wav``: each line's fitted WAV. So each line is
+*found* in the track by cross-correlation, instead of guessing lines from the track's level
+(abutting lines merge into one loud region there, and a line could not be told from its
+neighbour's overflow). For each line, only a window of the track is read: the fitted audio's
+length plus ``SEARCH`` seconds either side of the placed start and of the script start.
+
+1. Coarse: track window and fitted audio are decimated by ``COARSE`` (means of 4 samples: 48 kHz ->
+   12 kHz) and correlated by FFT; the score of a lag is the correlation divided by
+   ``|t| * max(|t|, |x|)`` (``t`` the fitted audio, ``x`` the track under it). That is 1.0 where
+   the track holds exactly the line and nothing else, a little less where a neighbour overlaps
+   it, and low for other speech, silence, or a quiet partial resemblance.
+2. Fine: the same score at full rate, ``REFINE`` samples either side of the coarse peak (a dot
+   product per lag): the line's start to the sample. (Decimating by 8 instead misplaced the coarse
+   peak by more than 2 coarse samples in 1 of 780 trials on real speech; by 4, never.)
+
+The line's measured speech runs from its first to its last loud sample in that position (the fit
+leaves ``TRIM_PAD`` of quiet before the speech; more silence at the head of the fitted audio
+shows as a late start).
+
+A line whose best score is below ``FOUND`` is ``missing`` (not placed, cut off, or replaced).
+Measured on real speech (29 lines: 13 utterances of a phone call, 4 pieces of a speech, 12 Piper
+lines), each searched for where it is absent, in continuous speech made of the others (every
+0.5 s): best score 0.06-0.30, at most 0.41 (a 0.33 s "Hello?" against the other speaker's
+"Hello?"). Present: 1.000 whenever no other line overlaps it (abutting lines included); with
+0.2 s of overlap at both ends 0.52-1.0, except a quiet 0.33 s "Hello?" under louder speech
+(0.24: reported missing). Every line found was within 2 samples (0.04 ms) of where it was laid.
+
+Time and memory grow with the number and length of the lines, never with the track's length
+beyond them: one line's window is in memory at a time (600 lines, 60 minutes: about 7 s of CPU,
+peak 13 MB of numpy arrays).
 """
 
 import logging
 import statistics
-from dataclasses import dataclass
+import wave
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .audio import wav_info, wav_levels
+from .audio import read_wav, speech_bounds
+from .errors import DubbingError
 
 log = logging.getLogger("dubbing")
 
-FRAME = 0.01
-SPEECH_DB = -45.0  # the dub track is silent between lines: anything above this is speech
-MERGE_GAP = 0.15  # pauses shorter than this are inside one utterance
-MATCH_WINDOW = 1.0  # a line's speech must start within this many seconds of its slot
-
-
-def speech_regions(levels, frame=FRAME, threshold_db=SPEECH_DB, merge_gap=MERGE_GAP):
-    """[(start, end)] seconds of speech in a track, from its per-frame RMS levels."""
-    loud = levels > 32768 * 10 ** (threshold_db / 20)
-    if not loud.any():
-        return []
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
-    regions = []
-    for start, end in zip(edges[::2], edges[1::2]):
-        if regions and (start - regions[-1][1]) * frame < merge_gap:
-            regions[-1][1] = end
-        else:
-            regions.append([start, end])
-    return [(round(s * frame, 3), round(e * frame, 3)) for s, e in regions]
+SEARCH = 1.0  # seconds either side of the placed start (and of the script start) searched
+COARSE = 4  # decimation of the coarse search (48 kHz -> 12 kHz)
+REFINE = 2 * COARSE  # samples either side of the coarse peak searched at full rate
+FOUND = 0.5  # a line scoring below this is missing (absent lines measured at most 0.41: see above)
+REPEAT = 0.05  # another peak within this of the best, half a line away, is the same audio placed twice
+OVERLAP = 0.005  # seconds of overlap with the next line reported as a violation
+TRIM_PAD = 0.005  # seconds of quiet the fit leaves before the speech (audio.speech_bounds' pad)
 
 
 @dataclass
-class SegmentSync:
+class LineSync:
     id: str
     speaker: str
     text: str
     slot_start: float
     slot_end: float
-    next_start: float | None
-    stretch: float
+    placed_start: float
     measured_start: float | None
     measured_end: float | None
     onset_error: float | None
-    overflow: float
+    displacement: float
+    speedup: float
+    overlap: float
+    match: float
     status: str
 
 
-def match(segments, regions, stretches, tolerance):
-    """One SegmentSync per script line (time order).
+def _fast_len(n):
+    """The smallest number >= n with no prime factor above 5 (a fast FFT length)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    five = 1
+    while five < best:
+        three = five
+        while three < best:
+            size = three
+            while size < n:
+                size *= 2
+            best = min(best, size)
+            three *= 3
+        five *= 5
+    return best
 
-    Each line takes the unclaimed region that starts nearest its slot (within MATCH_WINDOW); the
-    regions after it up to the next claimed one are its own pauses (a comma, a breath), so the
-    line ends where the last of them ends.
+
+def scores(window, template):
+    """Match score of ``template`` at each lag ``k`` of ``window`` (``window[k:k + len(template)]``).
+
+    ``corr / (|t| * max(|t|, |x|))``: 1.0 for an exact copy, lower when other audio is mixed in
+    (normalised cross-correlation) or when the window is quieter than the template (a faint
+    partial resemblance, a copy cut off at the end of the track).
     """
-    claimed = []
-    used = set()
-    for seg in segments:
-        candidates = [(abs(start - seg.start), i) for i, (start, _) in enumerate(regions)
-                      if i not in used and abs(start - seg.start) <= MATCH_WINDOW]
-        best = min(candidates)[1] if candidates else None
-        if best is not None:
-            used.add(best)
-        claimed.append(best)
-    starts = sorted(i for i in claimed if i is not None)
+    window, template = np.asarray(window, np.float32), np.asarray(template, np.float32)
+    n = template.size
+    lags = window.size - n + 1
+    energy_t = _dot(template.astype(np.float64), template.astype(np.float64))
+    if lags <= 0 or energy_t <= 0:
+        return np.zeros(max(lags, 0))
+    size = _fast_len(window.size)
+    corr = np.fft.irfft(np.fft.rfft(window, size) * np.conj(np.fft.rfft(template, size)), size)[:lags]
+    power = np.concatenate([[0.0], np.cumsum(window.astype(np.float64) ** 2)])
+    energy_x = np.maximum(power[n:] - power[:lags], 0.0)
+    return corr / (np.sqrt(energy_t) * np.sqrt(np.maximum(energy_x, energy_t)))
+
+
+def _dot(a, b):
+    """Dot product without BLAS: OpenBLAS's threads cost more than they save on these sizes (2-3x measured)."""
+    return float(np.einsum("i,i->", a, b))
+
+
+def _decimate(samples, factor):
+    """Means of ``factor`` samples (a crude low-pass, plenty for finding speech), float32."""
+    usable = samples.size - samples.size % factor
+    out = samples[:usable:factor].astype(np.float32)
+    for phase in range(1, factor):
+        out += samples[phase:usable:factor]
+    return out / factor
+
+
+def _read(wav, frames, first, count):
+    """``count`` mono int16 samples of an open WAV from sample ``first`` on, silence outside the track."""
+    out = np.zeros(count, dtype=np.int16)
+    lo, hi = max(first, 0), min(first + count, frames)
+    if hi > lo:
+        wav.setpos(lo)
+        data = np.frombuffer(wav.readframes(hi - lo), dtype="<i2")
+        channels = wav.getnchannels()
+        out[lo - first : lo - first + data.size // channels] = data[:: channels]
+    return out
+
+
+def locate(wav, frames, rate, template, expected, around):
+    """(sample where ``template`` starts in the track, score), searched ``SEARCH`` s around the samples
+    ``expected`` (the placed start; preferred between two equal peaks) and ``around`` (the script start)."""
+    n = template.size
+    search = int(round(SEARCH * rate))
+    lo, hi = min(expected, around) - search, max(expected, around) + search  # first and last lag searched
+    track = _read(wav, frames, lo - REFINE, hi - lo + n + 2 * REFINE)
+
+    coarse = scores(_decimate(track[REFINE:], COARSE), _decimate(template, COARSE))
+    if coarse.size == 0:
+        return None, 0.0
+    best = int(np.argmax(coarse))
+    # The same audio can be placed twice within the window (a repeated "Yes."): take the copy nearest
+    # the placed start. Peaks of one copy closer than half its length are pitch periods, not copies.
+    lag = np.arange(coarse.size)
+    rivals = np.flatnonzero((coarse >= coarse[best] - REPEAT) & (np.abs(lag - best) >= n // (2 * COARSE)))
+    if rivals.size:
+        candidates = np.append(rivals, best)
+        best = int(candidates[np.argmin(np.abs(lo + candidates * COARSE - expected))])
+
+    # Full rate, REFINE samples either side of the coarse peak: a dot product per lag (cheaper than an FFT).
+    centre = best * COARSE  # the coarse peak's offset from ``lo``; the fine lags are centre ± REFINE
+    near = track[centre : centre + 2 * REFINE + n].astype(np.float32)
+    tmpl = template.astype(np.float32)
+    corr = np.array([_dot(near[k : k + n], tmpl) for k in range(2 * REFINE + 1)])
+    # The track's energy under each lag: the first lag's, then samples leaving at the head, entering at the tail.
+    edges = near.astype(np.float64)
+    head, tail = edges[: 2 * REFINE] ** 2, edges[n : n + 2 * REFINE] ** 2
+    energy_x = _dot(edges[:n], edges[:n]) + np.concatenate([[0.0], np.cumsum(tail - head)])
+    energy_t = _dot(template.astype(np.float64), template.astype(np.float64))
+    fine = corr / (np.sqrt(energy_t) * np.sqrt(np.maximum(energy_x, energy_t))) if energy_t > 0 else corr * 0
+    peak = int(np.argmax(fine))
+    return lo + centre - REFINE + peak, float(fine[peak])
+
+
+def measure(dub_wav, lines, tolerance):
+    """(rows, summary): each line found in ``dub_wav`` (see the module's docstring).
+
+    ``lines``: dicts in time order with id, speaker, text, slot_start, slot_end, start (placed),
+    displacement, speedup and fitted_wav (the audio placed for it).
+    """
+    found = []
+    with wave.open(str(dub_wav), "rb") as wav:
+        if wav.getsampwidth() != 2:
+            raise DubbingError(dub_wav, f"expected 16-bit PCM, got {8 * wav.getsampwidth()}-bit")
+        rate, frames = wav.getframerate(), wav.getnframes()
+        for line in lines:
+            template, wav_rate = read_wav(line["fitted_wav"])
+            if wav_rate != rate:
+                raise DubbingError(line["fitted_wav"], f"sample rate {wav_rate} differs from the dub track's {rate}")
+            # Speech within the fitted audio: it should start TRIM_PAD in (the fit trims to the speech with that
+            # pad); any more silence at its head is a late start, whatever the placement says.
+            first, last = speech_bounds(template, rate, pad=0.0)
+            lead = max(0, first - round(TRIM_PAD * rate))
+            placed = line.get("start")
+            placed = line["slot_start"] if placed is None or placed != placed else placed  # None or NaN
+            at, score = locate(wav, frames, rate, template, round(placed * rate), round(line["slot_start"] * rate))
+            start = (at + lead) / rate if at is not None and score >= FOUND else None
+            found.append((line, placed, start, (last - lead) / rate, score))
+
+    # The next line's audio: the earliest of the later lines found (one may have moved before another).
+    next_start = [np.inf] * (len(found) + 1)
+    for index in range(len(found) - 1, -1, -1):
+        start = found[index][2]
+        next_start[index] = min(next_start[index + 1], np.inf if start is None else start)
     rows = []
-    for index, (seg, best) in enumerate(zip(segments, claimed)):
-        next_start = segments[index + 1].start if index + 1 < len(segments) else None
-        measured_start = measured_end = onset = None
-        overflow = 0.0
-        if best is not None:
-            following = [i for i in starts if i > best]
-            last = (following[0] - 1) if following else len(regions) - 1
-            measured_start, measured_end = regions[best][0], regions[last][1]
-            onset = round(measured_start - seg.start, 3)
-            if next_start is not None and measured_end > next_start + 0.005:
-                overflow = round(measured_end - next_start, 3)
-        if onset is None:
-            # No speech starts near the slot: missing, or still the previous line running over.
-            previous_over = rows and rows[-1].overflow > 0
-            status = "masked by previous overflow" if previous_over else "missing"
+    for index, (line, placed, start, speech, score) in enumerate(found):
+        overlap = 0.0
+        if start is not None and next_start[index + 1] < np.inf:
+            overlap = min(speech, max(0.0, start + speech - next_start[index + 1]))
+        onset = None if start is None else start - line["slot_start"]
+        if start is None:
+            status = "missing"
         elif abs(onset) > tolerance:
             status = "late" if onset > 0 else "early"
-        elif overflow > tolerance:
-            status = "overflow"
+        elif overlap > OVERLAP:
+            status = "overlap"
         else:
             status = "ok"
-        rows.append(SegmentSync(seg.id, seg.speaker, seg.text, seg.start, seg.end, next_start,
-                                stretches.get(seg.id, 1.0), measured_start, measured_end, onset, overflow, status))
-    return rows
+        displacement = float(line.get("displacement", placed - line["slot_start"]))
+        rows.append(LineSync(
+            str(line["id"]), str(line.get("speaker", "")), str(line.get("text", "")),
+            round(line["slot_start"], 3), round(line["slot_end"], 3), round(placed, 3),
+            None if start is None else round(start, 3), None if start is None else round(start + speech, 3),
+            None if onset is None else round(onset, 3), round(displacement, 3),
+            round(float(line.get("speedup", 1.0)), 3), round(overlap, 3), round(min(max(score, 0.0), 1.0), 3), status,
+        ))
+    return rows, summarize(rows, tolerance)
 
 
 def summarize(rows, tolerance):
-    onsets = [abs(r.onset_error) for r in rows if r.onset_error is not None]
-    sped_up = [r for r in rows if r.stretch > 1.0005]
-    speech = sum((r.measured_end - r.measured_start) for r in rows if r.measured_start is not None)
-    slots = sum(r.slot_end - r.slot_start for r in rows)
-    violations = [r.id for r in rows if r.status != "ok"]
+    """The numbers of sync_summary.json from the rows of :func:`measure`.
+
+    Onset errors are absolute for the median and 90th percentile, signed for the worst.
+    """
+    onsets = [r for r in rows if r.onset_error is not None]
+    sizes = [abs(r.onset_error) for r in onsets]
+    worst = max(onsets, key=lambda r: abs(r.onset_error)) if onsets else None
     return {
         "segments": len(rows),
         "tolerance": tolerance,
-        "worst_onset_error": max(onsets) if onsets else None,
-        "worst_onset_id": max((r for r in rows if r.onset_error is not None), key=lambda r: abs(r.onset_error)).id
-        if onsets else None,
-        "median_onset_error": round(statistics.median(onsets), 3) if onsets else None,
-        "sped_up": len(sped_up),
-        "max_stretch": round(max((r.stretch for r in rows), default=1.0), 3),
-        "overflowed": [r.id for r in rows if r.overflow > tolerance],
-        "speech_seconds": round(speech, 2),
-        "slot_seconds": round(slots, 2),
-        "violations": violations,
+        "median_onset_error": round(statistics.median(sizes), 3) if sizes else None,
+        "p90_onset_error": round(float(np.percentile(sizes, 90)), 3) if sizes else None,
+        "worst_onset_error": worst.onset_error if worst else None,
+        "worst_onset_id": worst.id if worst else None,
+        "within_0_25": round(sum(s <= 0.25 for s in sizes) / len(rows), 3) if rows else None,
+        "overlaps": sum(r.overlap > OVERLAP for r in rows),
+        "missing": sum(r.status == "missing" for r in rows),
+        "sped_up": sum(r.speedup > 1.0005 for r in rows),
+        "max_speedup": round(max((r.speedup for r in rows), default=1.0), 3),
+        "speech_seconds": round(sum(r.measured_end - r.measured_start for r in onsets), 2),
+        "slot_seconds": round(sum(r.slot_end - r.slot_start for r in rows), 2),
+        "violations": [r.id for r in rows if r.status != "ok"],
     }
 
 
-def measure(dub_wav, segments, stretches, tolerance):
-    rate, _channels, _frames = wav_info(dub_wav)
-    block = int(rate * FRAME)
-    regions = speech_regions(wav_levels(dub_wav, block))
-    rows = match(segments, regions, stretches, tolerance)
-    return rows, summarize(rows, tolerance)
+def as_dicts(rows):
+    """The rows as plain dicts, in the sync table's column order."""
+    return [asdict(row) for row in rows]
+

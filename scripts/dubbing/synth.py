@@ -44,7 +44,7 @@ class Job:
     parts: list = field(default_factory=list)  # the text cut to the backend's request limit (usually one part)
 
 
-def _context(manifest, settings):
+def context_for(manifest, settings):
     """{id: (previous text, next text)} when the backend wants neighbours' text, else {}."""
     if not manifest or not backends.info("tts", settings.backend).uses_context:
         return {}
@@ -61,10 +61,16 @@ def voice_settings(settings, speaker, voices):
     return dataclasses.replace(settings, voice=voice) if voice else settings
 
 
-def make_job(segment_json, wav, record, settings, context, voices=None):
+def make_job(segment_json, wav, record, settings, context, voices=None, rate=1.0, text=None):
+    """The job for one segment; ``rate`` speeds the voice up (it multiplies the configured speed, so it
+    is part of the cache key); ``text`` replaces the segment's own (a shortened translation)."""
     segment = json.loads(Path(segment_json).read_text(encoding="utf-8"))
+    if text is not None:
+        segment["text"] = text
     previous_text, next_text = context.get(segment["id"], (None, None))
     settings = voice_settings(settings, segment.get("speaker", ""), voices)
+    if rate != 1.0:
+        settings = dataclasses.replace(settings, speed=round(settings.speed * rate, 4))
     parts = split_for_speech(segment["text"], backends.info("tts", settings.backend).max_chars)
     return Job(segment["id"], segment["text"], Path(wav), Path(record), cache_key(settings, segment["text"]),
                previous_text, next_text, where=f"{segment_json} (segment {segment['id']})", settings=settings,
@@ -149,7 +155,7 @@ def _speak(synthesizer, job, tmp):
     requests = requests_for(job, tmp)
     try:
         for text, path, previous_text, next_text in requests:
-            synthesizer.synthesize(text, path, previous_text, next_text, where=job.where)
+            synthesizer.synthesize(text, path, previous_text, next_text, where=job.where, settings=job.settings)
     except BaseException:
         discard_parts(requests, tmp)
         raise
@@ -159,7 +165,7 @@ def _speak(synthesizer, job, tmp):
 def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None, voices=None):
     """Per-segment mode: the cache if it has this line, else one request (with retries)."""
     cache = SpeechCache(cache_dir)
-    job = make_job(segment_json, wav, record, settings, _context(manifest, settings), voices)
+    job = make_job(segment_json, wav, record, settings, context_for(manifest, settings), voices)
     settings = job.settings
     with cache.lock(job.key):
         if cache.get(job.key):
@@ -354,15 +360,13 @@ def _run_local(jobs, settings, cache, stats):
              time.monotonic() - started, speaking, loading, len(voices))
 
 
-def synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manifest=None, max_concurrent=5,
-                     requests_per_minute=0, voices=None):
-    """Async mode: every stale segment of a video in one process, longest first, within the limits."""
-    started = time.monotonic()
-    cache = SpeechCache(cache_dir)
-    context = _context(manifest, settings)
-    tts_dir = Path(tts_dir)
-    jobs = [make_job(path, tts_dir / f"{Path(path).stem}.wav", tts_dir / f"{Path(path).stem}.json", settings, context,
-                     voices) for path in segment_jsons]
+def voice_jobs(jobs, settings, cache, max_concurrent=5, requests_per_minute=0):
+    """Make every job's WAV current: kept if it already is, from the cache if it has the key, else
+    synthesized (one request per distinct key, longest first, within the limits). Returns BatchStats.
+
+    The one place that decides what is current, cached or to send, for the batch and for re-voicing
+    lines at a faster rate (fit).
+    """
     stats = BatchStats(total=len(jobs))
     to_send, seen = [], {}
     for job in jobs:
@@ -379,25 +383,46 @@ def synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manife
     to_send.sort(key=lambda job: len(job.text), reverse=True)  # longest first: the tail is short
     log.info("%d segments: %d up to date, %d from the cache, %d to synthesize", stats.total, stats.kept,
              stats.cached, len(to_send))
-    if backends.info("tts", settings.backend).key:
+    if to_send and backends.info("tts", settings.backend).key:
         asyncio.run(_run_cloud(to_send, settings, cache, stats, max_concurrent, requests_per_minute))
-    else:
+    elif to_send:
         _run_local(to_send, settings, cache, stats)
     for first in to_send:
         for twin in seen[first.key][1:]:
             if cache.get(twin.key):
                 _finish(twin, cache, twin.settings, "cache")
                 stats.cached += 1
+    return stats
+
+
+def failure(stats, where):
+    """The DubbingError for the jobs that failed (None if none did)."""
+    if not stats.failed:
+        return None
+    listed = "; ".join(f"segment {seg_id}: {problem}" for seg_id, problem in sorted(stats.failed.items()))
+    return DubbingError(where, f"{len(stats.failed)} segment(s) failed (the others are kept; rerun to retry "
+                               f"only these): {listed}")
+
+
+def synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manifest=None, max_concurrent=5,
+                     requests_per_minute=0, voices=None):
+    """Async mode: every stale segment of a video in one process, longest first, within the limits."""
+    started = time.monotonic()
+    cache = SpeechCache(cache_dir)
+    context = context_for(manifest, settings)
+    tts_dir = Path(tts_dir)
+    jobs = [make_job(path, tts_dir / f"{Path(path).stem}.wav", tts_dir / f"{Path(path).stem}.json", settings, context,
+                     voices) for path in segment_jsons]
+    stats = voice_jobs(jobs, settings, cache, max_concurrent, requests_per_minute)
     elapsed = time.monotonic() - started
     summary = (f"{stats.total} segments in {elapsed:.1f} s: {stats.sent} synthesized, {stats.cached} from the cache, "
                f"{stats.kept} already up to date; {stats.requests} requests, {stats.retries} retries, "
                f"{stats.rate_limited} rate-limited")
     log.info("%s", summary)
     print(summary, file=sys.stderr)
-    if stats.failed:
-        listed = "; ".join(f"segment {seg_id}: {problem}" for seg_id, problem in sorted(stats.failed.items()))
-        raise DubbingError(tts_dir, f"{len(stats.failed)} segment(s) failed (the others are kept; rerun to retry "
-                                    f"only these): {listed}")
+    error = failure(stats, tts_dir)
+    if error:
+        raise error
     write_text_atomic(report, json.dumps({"segments": stats.total, "synthesized": stats.sent, "cached": stats.cached,
                                           "kept": stats.kept, "requests": stats.requests, "retries": stats.retries,
                                           "rate_limited": stats.rate_limited, "seconds": round(elapsed, 2)},

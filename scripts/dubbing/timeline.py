@@ -1,7 +1,10 @@
-"""Laying fitted segments on one track at their script start times.
+"""Laying fitted segments on one track at their placed start times, one voice at a time.
 
-Segments are streamed in start order into a small rolling buffer, so time and memory grow with
-the track's length and the longest segment, never with (segments x track length).
+The track never carries two segments at once: a segment asked to start before the previous one
+has ended starts when it ends (placement.place already keeps them apart; this is the guarantee
+behind it, and it also absorbs sub-millisecond rounding). Segments are streamed in start order, so
+time and memory grow with the track's length and the longest segment, never with (segments x track
+length).
 """
 
 import wave
@@ -13,48 +16,40 @@ from .files import atomic_output
 CHUNK = 1 << 20  # samples of silence written per call
 
 
-def place(placements, total):
-    """Yield int16 chunks of a ``total``-sample track with each (start_sample, samples) mixed in.
+def sample_starts(starts, lengths):
+    """The start sample of each segment (sorted by start) as the track lays it: never before the
+    previous segment's end."""
+    out, end = [], 0
+    for start, length in zip(starts, lengths):
+        start = max(int(start), end)
+        out.append(start)
+        end = start + int(length)
+    return out
 
-    ``placements`` must be sorted by start. Overlapping segments are summed (and clipped);
-    anything past ``total`` is cut off, and the caller records it as overflow.
+
+def place(placements, total):
+    """Yield int16 chunks of a ``total``-sample track with each (start_sample, samples) laid in.
+
+    ``placements`` must be sorted by start. A segment never overlaps the one before it (see
+    ``sample_starts``); anything past ``total`` is cut off, and the caller records it.
     """
     pos = 0  # samples already yielded
-    pending = np.zeros(0, dtype=np.int32)  # accumulated samples from ``pos`` on
     for start, samples in placements:
-        start = max(start, pos)
+        start = max(int(start), pos)
         if start >= total:
             break
-        if start > pos + pending.size:
-            if pending.size:
-                yield _to_int16(pending)
-                pos += pending.size
-                pending = np.zeros(0, dtype=np.int32)
-            while pos < start:
-                step = min(CHUNK, start - pos)
-                yield np.zeros(step, dtype=np.int16)
-                pos += step
-        offset = start - pos
-        end = min(offset + samples.size, total - pos)
-        if end > pending.size:
-            pending = np.concatenate([pending, np.zeros(end - pending.size, dtype=np.int32)])
-        pending[offset:end] += samples[: end - offset]
-        if offset:
-            # Nothing that comes later starts before ``start``: the head is final.
-            yield _to_int16(pending[:offset])
-            pos += offset
-            pending = pending[offset:]
-    if pending.size:
-        yield _to_int16(pending)
-        pos += pending.size
+        while pos < start:
+            step = min(CHUNK, start - pos)
+            yield np.zeros(step, dtype=np.int16)
+            pos += step
+        kept = np.asarray(samples, dtype=np.int16)[: total - pos]
+        if kept.size:
+            yield kept
+            pos += kept.size
     while pos < total:
         step = min(CHUNK, total - pos)
         yield np.zeros(step, dtype=np.int16)
         pos += step
-
-
-def _to_int16(values):
-    return np.clip(values, -32768, 32767).astype(np.int16)
 
 
 def write_track(dest, placements, total, rate):

@@ -1,9 +1,12 @@
 """The backend seams: one small interface per capability, one module per provider.
 
 * ASR (transcribe):  ``transcribe(audio_path, subtitles_path, settings) -> list[Cue]``
-* translation:       ``translate(segments, settings) -> list[Segment]`` (text filled in)
-* TTS (synthesize):  ``Synthesizer(settings).synthesize(text, wav_path, previous_text, next_text, where)``
-  writes one WAV; cloud providers also have ``AsyncSynthesizer`` with the same method, awaited.
+* translation:       ``translate(segments, settings) -> list[Segment]`` (text filled in); those with
+  ``shortens`` also ``shorten(lines, settings) -> {id: text}`` (a line rewritten for a time budget)
+* TTS (synthesize):  ``Synthesizer(settings).synthesize(text, wav_path, previous_text, next_text, where, settings)``
+  writes one WAV (``settings`` may carry another speed or voice); cloud providers also have
+  ``AsyncSynthesizer.request_once(text, wav_path, previous_text, next_text, settings)``, awaited, with
+  the caller's retry loop around it.
 
 Providers are looked up by their config name here and imported only when used, so a job never
 pays for an SDK it does not call. Adding a provider is one new module and one line below.
@@ -23,6 +26,8 @@ class Backend:
     key: str = ""  # environment variable holding the API key ("" = offline)
     uses_context: bool = False  # TTS: wants the neighbouring lines' text (prosody)
     instruction_models: tuple = ()  # TTS: model-name prefixes that accept delivery instructions
+    max_speed: float = 1.0  # TTS: the fastest speaking rate the voice itself can take (1.0 = none)
+    shortens: bool = False  # translation: can rewrite a line shorter for a time budget (``shorten``)
 
 
 ASR = {
@@ -32,14 +37,15 @@ ASR = {
 }
 TRANSLATE = {
     "none": Backend("translate_none"),
-    "openai": Backend("translate_openai", default_model="gpt-4o-mini", key="OPENAI_API_KEY"),
+    "openai": Backend("translate_openai", default_model="gpt-4o-mini", key="OPENAI_API_KEY", shortens=True),
 }
 TTS = {
-    "piper": Backend("tts_piper", max_chars=10_000, default_voice="en_US-joe-medium"),
+    "piper": Backend("tts_piper", max_chars=10_000, default_voice="en_US-joe-medium", max_speed=2.0),
     "openai": Backend("tts_openai", max_chars=4_096, default_model="gpt-4o-mini-tts", default_voice="alloy",
-                      key="OPENAI_API_KEY", instruction_models=("gpt-4o",)),
+                      key="OPENAI_API_KEY", instruction_models=("gpt-4o",), max_speed=4.0),
     "elevenlabs": Backend("tts_elevenlabs", max_chars=10_000, default_model="eleven_multilingual_v2",
-                          default_voice="21m00Tcm4TlvDq8ikWAM", key="ELEVENLABS_API_KEY", uses_context=True),
+                          default_voice="21m00Tcm4TlvDq8ikWAM", key="ELEVENLABS_API_KEY", uses_context=True,
+                          max_speed=1.2),
 }
 _KINDS = {"asr": ASR, "translate": TRANSLATE, "tts": TTS}
 

@@ -46,6 +46,15 @@ SCHEMA = {
 }
 
 
+SHORTEN_PROMPT = (
+    "You shorten lines of a dubbed video's translation that take too long to speak in their time. Each line has "
+    "an id, its source text, its current translation (text), the seconds it may take and max_chars. Rewrite each "
+    "translation in the same language so that it has at most max_chars characters and keeps the meaning of the "
+    "source: drop filler and repetition, use shorter words, never add anything. Return every id exactly once, in "
+    "order, with non-empty text."
+)
+
+
 def batch_request(lines, index, size, target_language):
     """The user message for lines[index:index+size]: the batch, its slot lengths, its neighbours."""
     batch = lines[index : index + size]
@@ -102,3 +111,31 @@ def translate(cues, settings):
         for answer in pool.map(translate_batch, range(0, len(lines), settings.batch_size)):
             texts.update(answer)
     return [dataclasses.replace(seg, text=texts[seg.id]) for seg in segments]
+
+
+def shorten(lines, settings):
+    """{id: shorter text} for lines (dicts: id, source_text, text, seconds, max_chars) that do not fit their time."""
+    client = openai_client.client(settings)
+
+    def shorten_batch(index):
+        batch = lines[index : index + settings.batch_size]
+        request = {"task": "shorten", "target_language": settings.target_language, "segments": batch}
+        ids = [line["id"] for line in batch]
+
+        def attempt():
+            reply = client.chat.completions.create(
+                model=settings.model,
+                messages=[{"role": "system", "content": SHORTEN_PROMPT},
+                          {"role": "user", "content": json.dumps(request, ensure_ascii=False)}],
+                response_format={"type": "json_schema", "json_schema": SCHEMA},
+            )
+            return parse_answer(reply.choices[0].message.content, ids)
+
+        return retry.call(attempt, provider=openai_client.PROVIDER, where=f"shortening of segments {', '.join(ids)}",
+                          max_retries=settings.max_retries)
+
+    texts = {}
+    with ThreadPoolExecutor(max_workers=PARALLEL_BATCHES) as pool:
+        for answer in pool.map(shorten_batch, range(0, len(lines), settings.batch_size)):
+            texts.update(answer)
+    return texts

@@ -33,6 +33,8 @@ def request_args(settings, text, previous_text, next_text):
         "output_format": f"pcm_{RATE}",
         "request_options": NO_SDK_RETRIES,
     }
+    if settings.speed != 1.0:
+        args["voice_settings"] = {"speed": settings.speed}  # the voice's own rate (0.7-1.2)
     if previous_text:
         args["previous_text"] = previous_text
     if next_text:
@@ -48,21 +50,23 @@ class Synthesizer:
         kwargs = _client_kwargs(settings)
         self.key, self.base_url = kwargs["api_key"], kwargs.get("base_url", DEFAULT_BASE_URL).rstrip("/")
 
-    def request_once(self, text, wav_path, previous_text=None, next_text=None):
+    def request_once(self, text, wav_path, previous_text=None, next_text=None, settings=None):
+        settings = settings or self.settings
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
-        args = request_args(self.settings, text, previous_text, next_text)
-        body = {name: args[name] for name in ("text", "model_id", "previous_text", "next_text") if name in args}
+        args = request_args(settings, text, previous_text, next_text)
+        body = {name: args[name] for name in ("text", "model_id", "voice_settings", "previous_text", "next_text")
+                if name in args}
         try:
             http_audio.post_audio(f"{self.base_url}/v1/text-to-speech/{quote(args['voice_id'], safe='')}", download,
                                   headers={"xi-api-key": self.key}, json_body=body,
-                                  params={"output_format": args["output_format"]}, timeout=self.settings.timeout)
-            pcm_to_wav(download, wav_path, RATE, text)
+                                  params={"output_format": args["output_format"]}, timeout=settings.timeout)
+            pcm_to_wav(download, wav_path, RATE, text, settings.speed)
         finally:
             download.unlink(missing_ok=True)
 
-    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
-        retry.call(lambda: self.request_once(text, wav_path, previous_text, next_text), provider=PROVIDER,
+    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where="", settings=None):
+        retry.call(lambda: self.request_once(text, wav_path, previous_text, next_text, settings), provider=PROVIDER,
                    where=where, max_retries=self.settings.max_retries)
 
 
@@ -80,12 +84,15 @@ class AsyncSynthesizer:
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
         try:
+            args = request_args(settings, text, previous_text, next_text)
+            if "voice_settings" in args:
+                from elevenlabs import VoiceSettings
+
+                args["voice_settings"] = VoiceSettings(**args["voice_settings"])
             with open(download, "wb") as out:
-                async for chunk in self.client.text_to_speech.convert(
-                    **request_args(settings, text, previous_text, next_text)
-                ):
+                async for chunk in self.client.text_to_speech.convert(**args):
                     out.write(chunk)
-            pcm_to_wav(download, wav_path, RATE, text)
+            pcm_to_wav(download, wav_path, RATE, text, settings.speed)
         finally:
             download.unlink(missing_ok=True)
 

@@ -41,18 +41,19 @@ class Synthesizer:
         self.key = openai_client.api_key()
         self.url = openai_client.base_url().rstrip("/") + "/audio/speech"
 
-    def request_once(self, text, wav_path, previous_text=None, next_text=None):
+    def request_once(self, text, wav_path, previous_text=None, next_text=None, settings=None):
+        settings = settings or self.settings
         wav_path = Path(wav_path)
         download = wav_path.with_name(wav_path.name + ".part")
         try:
             http_audio.post_audio(self.url, download, headers={"Authorization": f"Bearer {self.key}"},
-                                  json_body=request_args(self.settings, text), timeout=self.settings.timeout)
-            _accept(download, wav_path, self.settings, text)
+                                  json_body=request_args(settings, text), timeout=settings.timeout)
+            _accept(download, wav_path, settings, text)
         finally:
             download.unlink(missing_ok=True)
 
-    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
-        retry.call(lambda: self.request_once(text, wav_path), provider=PROVIDER, where=where,
+    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where="", settings=None):
+        retry.call(lambda: self.request_once(text, wav_path, settings=settings), provider=PROVIDER, where=where,
                    max_retries=self.settings.max_retries)
 
 

@@ -30,11 +30,14 @@ class Synthesizer:
 
         model, config = voice_files(settings.voice)
         self.voice = PiperVoice.load(model, config_path=config)
-        self.config = SynthesisConfig(length_scale=1.0 / settings.speed)
+        self.settings = settings
+        self._config = SynthesisConfig
 
-    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where=""):
+    def synthesize(self, text, wav_path, previous_text=None, next_text=None, where="", settings=None):
+        """``settings`` (same voice) may ask for another speed: Piper's own rate (length_scale), no reload."""
+        config = self._config(length_scale=1.0 / (settings or self.settings).speed)
         try:
             with wave.open(str(wav_path), "wb") as wav:
-                self.voice.synthesize_wav(text, wav, syn_config=self.config)
+                self.voice.synthesize_wav(text, wav, syn_config=config)
         except wave.Error:  # the voice made no audio at all, so the WAV header was never set
             raise DubbingError(where or wav_path, "Piper made no audio from this text (nothing it can pronounce?)") from None

@@ -1,0 +1,203 @@
+"""Fitting a video's lines to their times: the pace for the whole video, the voice's own rate first,
+then a small stretch for what is left. One process per video, re-fitting only what changed.
+
+1. Each line's natural speech length is measured on ``tts/<id>.wav`` (silence trimmed).
+2. ``placement.pace`` decides every line's speed-up at once (own window, catch-up, make-room).
+3. A line that must speak faster is voiced again at that rate by the voice itself (Piper's
+   length_scale, OpenAI ``speed``, ElevenLabs ``voice_settings.speed``) into ``paced/<id>.wav``,
+   through the shared cache (the rate is part of the key) and the same synthesis runners as the batch.
+   Rates are asked in steps of RATE_STEP, so a small change of timing reuses the voice already made.
+4. ``fit/<id>.wav`` is the chosen speech trimmed and, only where the voice could not go fast enough
+   (or its rate fell short), stretched with atempo; never beyond max_speedup in all.
+``fit/<id>.json`` records what each line was fitted from, so an unchanged line is left untouched.
+"""
+
+import hashlib
+import json
+import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import audio, backends, fitting, placement, shorten, synth
+from .cache import SpeechCache
+from .errors import DubbingError
+from .files import write_text_atomic
+
+log = logging.getLogger("dubbing")
+
+FIT_VERSION = 3  # bump when fitting itself changes, so every segment is fitted again
+ATEMPO_SLACK = 0.03  # seconds atempo may overshoot the exact ratio
+RATE_STEP = 0.05  # voice rates are asked in these steps (a cache hit survives small timing edits)
+VOICE_RATE_FROM = 1.02  # a smaller speed-up is left to atempo: inaudible, and no second request
+VOICE_ROUNDS = 2  # ask the voice again once if its real speed-up fell short
+VOICE_RATE_SLACK = 0.02  # a voice this close to the wanted speed-up is close enough (atempo does the rest)
+
+
+def _dump(data):
+    return json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _load(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def voice_rate(rate, max_speedup, max_voice, round_up=True):
+    """The rate to ask the voice for, for a line that must be ``rate`` times faster: on the RATE_STEP grid
+    (rounded up, or down), within max_speedup and what the voice can do; 1.0 when the speed-up is too
+    small to matter."""
+    if rate < VOICE_RATE_FROM or max_voice <= 1.0:
+        return 1.0
+    steps = round(rate / RATE_STEP, 6)
+    stepped = (math.ceil(steps) if round_up else math.floor(steps)) * RATE_STEP
+    return round(max(1.0, min(stepped, max_speedup, max_voice)), 4)
+
+
+def fit(source_wav, slot, target, max_stretch, rate, dest, report, inputs):
+    """Trim one line's speech and stretch it (at most ``max_stretch``) towards ``target`` seconds."""
+    sample_rate = audio.SAMPLE_RATE
+    raw = audio.load_mono(source_wav, sample_rate)
+    first, last = audio.speech_bounds(raw, sample_rate)
+    if last <= first:
+        raise DubbingError(source_wav, f"segment {slot['id']}: the synthesized audio is silent")
+    plan = fitting.plan_fit((last - first) / sample_rate, target, max_stretch)
+    fitted = audio.stretch(raw[first:last], sample_rate, plan.stretch)
+    target_samples = int(round(target * sample_rate))
+    if plan.overflow == 0 and target_samples < fitted.size <= target_samples + ATEMPO_SLACK * sample_rate:
+        # atempo's output runs a few ms longer than the exact ratio: that tail is cut, not the next line's time.
+        fitted = audio.fade_out(fitted[:target_samples], sample_rate)
+    fitted_seconds = fitted.size / sample_rate
+    audio.write_wav(dest, fitted, sample_rate)
+    write_text_atomic(report, _dump({
+        "id": slot["id"], "start": slot["start"], "end": slot["end"], "window_end": slot["window_end"],
+        "text": inputs["text"], "speech_seconds": inputs["natural_seconds"], "voiced_seconds": round(plan.speech, 3),
+        "voice_rate": rate, "stretch": round(plan.stretch, 4), "speedup": round(rate * plan.stretch, 4),
+        "fitted_seconds": round(fitted_seconds, 3),
+        "overflow_seconds": round(max(0.0, fitted_seconds - (slot["window_end"] - slot["start"])), 3),
+        "inputs": inputs,
+    }))
+
+
+def _sha1(path):
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def _is_current(wav, report, inputs):
+    try:
+        return wav.is_file() and _load(report).get("inputs") == inputs
+    except (FileNotFoundError, ValueError):
+        return False
+
+
+def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settings, cache_dir, script, voices,
+                  max_speedup, max_concurrent, requests_per_minute):
+    """{id: (paced wav, effective speed-up)} for the lines that must speak faster, voiced by the voice itself.
+
+    A voice's rate is not exact (Piper's length_scale 0.8 speeds English up by only 1.08-1.15x), so
+    the speed-up really obtained is measured, and a line that fell short is asked once more at a
+    rate corrected by what it delivered (never past what the voice can take). Whatever is still
+    missing is left to atempo, within max_speedup counted on the real speed-up.
+    """
+    max_voice = backends.info("tts", settings.backend).max_speed / settings.speed
+    context = synth.context_for(script, settings)
+    cache = SpeechCache(cache_dir)
+    wanted = dict(zip(ids, rates))
+    base = {seg_id: seconds for seg_id, seconds in zip(ids, natural)}
+    asked = {seg_id: voice_rate(rate, max_speedup, max_voice) for seg_id, rate in wanted.items()}
+    asked = {seg_id: rate for seg_id, rate in asked.items() if rate > 1.0}
+    paced = {}
+    for attempt in range(VOICE_ROUNDS):
+        if not asked:
+            break
+        jobs = [synth.make_job(segment_json[seg_id], paced_dir / f"{seg_id}.wav", paced_dir / f"{seg_id}.json",
+                               settings, context, voices, rate=rate, text=texts.get(seg_id))
+                for seg_id, rate in asked.items()]
+        stats = synth.voice_jobs(jobs, settings, cache, max_concurrent, requests_per_minute)
+        log.info("voice rate, round %d: %d line(s): %d sent, %d from the cache, %d up to date", attempt + 1,
+                 len(jobs), stats.sent, stats.cached, stats.kept)
+        error = synth.failure(stats, paced_dir)
+        if error:
+            raise error
+        retry = {}
+        for seg_id, rate in asked.items():
+            wav = paced_dir / f"{seg_id}.wav"
+            effective = base[seg_id] / audio.speech_seconds(wav)
+            paced[seg_id] = (wav, effective)
+            if abs(effective - wanted[seg_id]) > VOICE_RATE_SLACK:
+                # Rounded down: a voice that overshoots would break max_speedup; atempo covers a shortfall.
+                again = voice_rate(rate * wanted[seg_id] / effective, max_voice, max_voice, round_up=False)
+                if again != rate and again > 1.0:
+                    retry[seg_id] = again
+        asked = retry
+    for seg_id, (_wav, effective) in list(paced.items()):
+        if effective > max_speedup + VOICE_RATE_SLACK / 2:  # the voice overshot the cap: stretch the natural one
+            del paced[seg_id]
+    for stale in paced_dir.glob("*.*") if paced_dir.is_dir() else []:
+        if stale.suffix in (".wav", ".json") and stale.stem not in paced:
+            stale.unlink()
+    return paced
+
+
+def fit_all(tts_wavs, slot_jsons, segment_jsons, fit_dir, paced_dir, manifest, *, max_speedup, settings,
+            cache_dir, script=None, voices=None, max_concurrent=5, requests_per_minute=0, workers=1, shortened=None):
+    """Pace, re-voice and fit the video's lines; only lines whose inputs changed are rewritten.
+
+    ``shortened`` (shortened.tsv, see shorten.py) names lines to speak in a shorter wording: their
+    speech is ``shortened/<id>.wav`` beside that table.
+    """
+    fit_dir, paced_dir = Path(fit_dir), Path(paced_dir)
+    ids = [Path(path).stem for path in slot_jsons]
+    tts = {Path(path).stem: path for path in tts_wavs}
+    texts = shorten.read_table(shortened)
+    for seg_id in texts:
+        tts[seg_id] = Path(shortened).parent / "shortened" / f"{seg_id}.wav"
+    segment_json = {Path(path).stem: path for path in segment_jsons}
+    slots = [_load(path) for path in slot_jsons]
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # numpy and file reads release the GIL
+        natural = list(pool.map(lambda seg_id: audio.speech_seconds(tts[seg_id]), ids))
+    for seg_id, seconds in zip(ids, natural):
+        if seconds <= 0:
+            raise DubbingError(tts[seg_id], f"segment {seg_id}: the synthesized audio is silent")
+    lines = placement.lines_for([fitting.Slot(s["id"], s["start"], s["end"], s["window_end"]) for s in slots])
+    rates = placement.pace(lines, natural, max_speedup)
+
+    paced = _voice_faster(ids, rates, natural, segment_json, paced_dir, texts=texts, settings=settings,
+                          cache_dir=cache_dir, script=script, voices=voices, max_speedup=max_speedup,
+                          max_concurrent=max_concurrent, requests_per_minute=requests_per_minute)
+
+    todo, kept = [], 0
+    for seg_id, slot, seconds, rate in zip(ids, slots, natural, rates):
+        source, effective = paced.get(seg_id, (Path(tts[seg_id]), 1.0))
+        wav, report = fit_dir / f"{seg_id}.wav", fit_dir / f"{seg_id}.json"
+        target = seconds / rate
+        text = texts.get(seg_id) or _load(segment_json[seg_id])["text"]
+        inputs = {"source_sha1": _sha1(source), "slot": slot, "text": text, "natural_seconds": round(seconds, 3),
+                  "target": round(target, 4), "voice_rate": round(effective, 4), "max_speedup": max_speedup,
+                  "version": FIT_VERSION}
+        if _is_current(wav, report, inputs):
+            kept += 1
+        else:
+            todo.append((seg_id, source, slot, target, max(1.0, max_speedup / effective), inputs["voice_rate"], wav,
+                         report, inputs))
+
+    def one(job):
+        try:
+            fit(*job[1:])
+        except DubbingError as err:
+            return job[0], err
+        return job[0], None
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # numpy and ffmpeg release the GIL
+        failed = [(seg_id, err) for seg_id, err in pool.map(one, todo) if err]
+    for stale in fit_dir.glob("*.*"):
+        if stale.suffix in (".wav", ".json") and stale.stem not in set(ids):
+            stale.unlink()
+    fitted = [job[0] for job in todo if job[0] not in dict(failed)]
+    log.info("%d segments: %d fitted, %d unchanged; %d sped up (%d by the voice itself)", len(ids), len(fitted), kept,
+             sum(rate > 1.0005 for rate in rates), len(paced))
+    if fitted:
+        log.info("fitted: %s", ", ".join(fitted))
+    if failed:
+        raise DubbingError(failed[0][1].path, f"{len(failed)} segment(s) could not be fitted (the others are kept): "
+                           + "; ".join(err.problem for _, err in failed))
+    write_text_atomic(manifest, "id\tfitted_now\n" + "".join(f"{i}\t{'yes' if i in fitted else 'no'}\n" for i in ids))

@@ -1,0 +1,103 @@
+"""Shorter translations for the lines that do not fit their time even at max_speedup.
+
+Only where a translator wrote the script (a user's own script is never rewritten): a line whose
+natural speech would still overrun its window at max_speedup is sent back to the translator with
+the seconds it may take and a character budget, voiced again, and measured. At most ROUNDS rounds,
+only those lines, with the translator's answers and the speech both cached, so a rerun sends nothing.
+``shortened.tsv`` lists the lines whose text changed (id, text, speech seconds); their speech is
+``shortened/<id>.wav``. The fit uses both in place of the script's line.
+"""
+
+import json
+import logging
+import math
+from pathlib import Path
+
+from . import audio, backends, synth
+from .cache import SpeechCache, TextCache, text_key
+from .files import write_text_atomic
+from .script import clean_text, read_script
+
+log = logging.getLogger("dubbing")
+
+SHORTEN_FROM = 0.1  # seconds a line must still overrun its window at max_speedup to be sent back
+ROUNDS = 2  # a line that is still too long after this many rewrites is left to the placement
+MARGIN = 0.95  # the budget aims a little under the time: speaking rates differ from line to line
+MIN_CHARS = 8
+
+
+def budget(text, speech, seconds):
+    """Characters ``text`` may have to be spoken in ``seconds``, at the rate it was spoken in ``speech`` seconds."""
+    return max(MIN_CHARS, math.floor(len(text) * seconds / speech * MARGIN))
+
+
+def _ask(translator, lines, settings, cache):
+    """{id: text} for each line, from the cache where it was asked before, else from the translator."""
+    keys = {line["id"]: text_key(task="shorten", backend=settings.backend, model=settings.model,
+                                 target_language=settings.target_language, source_text=line["source_text"],
+                                 text=line["text"], max_chars=line["max_chars"]) for line in lines}
+    answers = {seg_id: cache.get(key) for seg_id, key in keys.items()}
+    missing = [line for line in lines if answers[line["id"]] is None]
+    if missing:
+        fresh = translator.shorten(missing, settings)
+        for line in missing:
+            answers[line["id"]] = clean_text(fresh[line["id"]])
+            cache.put(keys[line["id"]], answers[line["id"]], {"task": "shorten", "max_chars": line["max_chars"]})
+    log.info("asked the translator to shorten %d line(s), %d answered from the cache", len(missing),
+             len(lines) - len(missing))
+    return answers
+
+
+def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, *, max_speedup, translate, tts,
+                  cache_dir, voices=None, max_concurrent=5, requests_per_minute=0):
+    out_dir = Path(out_dir)
+    translator = backends.load("translate", translate.backend)
+    segments = {seg.id: seg for seg in read_script(script)}
+    tts_path = {Path(path).stem: path for path in tts_wavs}
+    segment_json = {Path(path).stem: path for path in segment_jsons}
+    windows = {}
+    for path in slot_jsons:
+        slot = json.loads(Path(path).read_text(encoding="utf-8"))
+        windows[slot["id"]] = slot["window_end"] - slot["start"]
+    texts = {seg_id: seg.text for seg_id, seg in segments.items()}
+    speech = {seg_id: audio.speech_seconds(path) for seg_id, path in tts_path.items()}
+    text_cache, speech_cache = TextCache(cache_dir), SpeechCache(cache_dir)
+    context = synth.context_for(script, tts)
+    changed, given_up = {}, set()
+    for attempt in range(ROUNDS):
+        over = [seg_id for seg_id in texts if seg_id not in given_up
+                and speech[seg_id] / max_speedup > windows[seg_id] + SHORTEN_FROM]
+        if not over:
+            break
+        log.info("round %d: %d line(s) too long for their time even at %.2fx: %s", attempt + 1, len(over),
+                 max_speedup, ", ".join(over))
+        lines = [{"id": seg_id, "source_text": segments[seg_id].source_text or texts[seg_id], "text": texts[seg_id],
+                  "seconds": round(windows[seg_id] * max_speedup, 2),
+                  "max_chars": budget(texts[seg_id], speech[seg_id], windows[seg_id] * max_speedup)} for seg_id in over]
+        answers = _ask(translator, lines, translate, text_cache)
+        shorter = {seg_id: text for seg_id, text in answers.items() if text and len(text) < len(texts[seg_id])}
+        given_up.update(set(over) - set(shorter))
+        jobs = [synth.make_job(segment_json[seg_id], out_dir / f"{seg_id}.wav", out_dir / f"{seg_id}.json", tts,
+                               context, voices, text=text) for seg_id, text in shorter.items()]
+        stats = synth.voice_jobs(jobs, tts, speech_cache, max_concurrent, requests_per_minute)
+        error = synth.failure(stats, out_dir)
+        if error:
+            raise error
+        for seg_id, text in shorter.items():
+            texts[seg_id] = changed[seg_id] = text
+            speech[seg_id] = audio.speech_seconds(out_dir / f"{seg_id}.wav")
+    for stale in out_dir.glob("*.*") if out_dir.is_dir() else []:
+        if stale.suffix in (".wav", ".json") and stale.stem not in changed:
+            stale.unlink()
+    still = [seg_id for seg_id in changed if speech[seg_id] / max_speedup > windows[seg_id] + SHORTEN_FROM]
+    log.info("%d line(s) shortened; %d of them still too long (placement moves them)", len(changed), len(still))
+    write_text_atomic(dest, "id\tseconds\ttext\n" + "".join(
+        f"{seg_id}\t{speech[seg_id]:.3f}\t{changed[seg_id]}\n" for seg_id in sorted(changed)))
+
+
+def read_table(path):
+    """{id: text} from shortened.tsv (empty when there is none)."""
+    if not path:
+        return {}
+    rows = Path(path).read_text(encoding="utf-8").splitlines()[1:]
+    return {seg_id: text for seg_id, _seconds, text in (row.split("\t", 2) for row in rows if row)}

@@ -1,0 +1,9 @@
+"""Rule place: where every fitted line goes on the dub track (timing.tsv)."""
+from dubbing.stages import place_lines
+from dubbing.step import run_step
+
+run_step(
+    snakemake,
+    lambda sm: place_lines(fit_reports=sm.input.reports, fit_wavs=sm.input.wavs, source_wav=sm.input.source,
+                           dest=sm.output[0]),
+)

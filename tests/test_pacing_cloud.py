@@ -1,0 +1,127 @@
+"""Pace through the cloud voices: speed from the voice itself, shorter translations, never two voices at once.
+
+Real workflow, real SDKs, the local fake server (its voices speak 0.06 s per character plus 0.3 s,
+like a cloud TTS; `speed` and ElevenLabs `voice_settings.speed` are honoured).
+"""
+
+import csv
+import json
+
+import pytest
+from conftest import MEDIA, api_env, make_workdir, run_snakemake
+
+pytestmark = pytest.mark.e2e
+
+# Lines written to be too long for their slots at a TTS-like rate; 0003 is far too long.
+ROWS = [
+    ("0001", 1.0, 2.5, "Water covers almost three quarters of our planet."),  # 3.3 s in 2.9 s
+    ("0002", 4.0, 6.0, "Most of it is salt water."),
+    ("0003", 6.5, 8.0, "Only a tiny part of all that water is fresh water that people can drink safely."),
+    ("0004", 10.0, 11.0, "The sun heats it."),
+]
+
+
+def read_tsv(path):
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def lesson(tmp_path, rows=ROWS, subtitles=False):
+    """The demo video as lesson.mp4 with ``rows`` as its script (or as its subtitles, i.e. a transcript)."""
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / "demo.mp4", "lesson.mp4")])
+    if subtitles:
+        def stamp(t):
+            return f"00:00:{int(t):02d},{int(round(t % 1 * 1000)):03d}"
+        srt = "".join(f"{i + 1}\n{stamp(s)} --> {stamp(e)}\n{text}\n\n" for i, (_id, s, e, text) in enumerate(rows))
+        (workdir / "media" / "lesson.srt").write_text(srt, encoding="utf-8")
+    else:
+        (workdir / "media" / "lesson.script.tsv").write_text(
+            "id\tstart\tend\ttext\n" + "".join(f"{i}\t{s}\t{e}\t{t}\n" for i, s, e, t in rows), encoding="utf-8")
+    return workdir
+
+
+def speech_requests(api):
+    return [r["json"] for r in api.requests if r["path"] == "/v1/audio/speech"]
+
+
+def assert_apart(timing):
+    for before, after in zip(timing, timing[1:]):
+        assert float(before["end"]) <= float(after["start"]) + 0.001, (before["id"], after["id"])
+
+
+def test_openai_voice_speaks_faster_itself_only_for_the_lines_that_need_it(api, tmp_path):
+    workdir = lesson(tmp_path)
+    env = api_env(api)
+    run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=openai", env=env)
+    timing = {row["id"]: row for row in read_tsv(workdir / "results" / "lesson" / "timing.tsv")}
+    requests = speech_requests(api)
+    natural = [r for r in requests if r["speed"] == 1.0]
+    faster = [r for r in requests if r["speed"] != 1.0]
+    assert sorted(r["input"] for r in natural) == sorted(text for _i, _s, _e, text in ROWS)  # each line once
+    # Only the lines too long for their time were asked again, faster, and never past 1.25x in all.
+    assert {r["input"] for r in faster} == {ROWS[0][3], ROWS[2][3]}
+    assert all(1.0 < r["speed"] <= 4.0 for r in faster)
+    assert float(timing["0002"]["voice_rate"]) == 1.0 and float(timing["0004"]["speedup"]) == 1.0
+    assert all(float(row["speedup"]) <= 1.25 + 0.005 for row in timing.values())
+    assert float(timing["0001"]["voice_rate"]) > 1.05  # the voice itself did the speeding up
+    assert_apart(list(timing.values()))
+
+    # Nothing changed: nothing is sent. One line edited: that line alone is voiced (and paced) again.
+    api.reset()
+    run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=openai", env=env)
+    assert speech_requests(api) == []
+    script = workdir / "media" / "lesson.script.tsv"
+    script.write_text(script.read_text(encoding="utf-8").replace("The sun heats it.", "The sun warms it."),
+                      encoding="utf-8")
+    run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=openai", env=env)
+    assert [r["input"] for r in speech_requests(api)] == ["The sun warms it."]
+
+
+def test_elevenlabs_speed_stays_within_what_the_voice_takes_and_atempo_does_the_rest(api, tmp_path):
+    workdir = lesson(tmp_path)
+    run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=elevenlabs", env=api_env(api))
+    bodies = [r["json"] for r in api.requests if r["path"].startswith("/v1/text-to-speech/")]
+    speeds = [body["voice_settings"]["speed"] for body in bodies if "voice_settings" in body]
+    assert speeds and all(1.0 < speed <= 1.2 for speed in speeds)  # ElevenLabs takes 0.7-1.2
+    assert not [r for r in api.requests if r["status"] >= 400]
+    timing = read_tsv(workdir / "results" / "lesson" / "timing.tsv")
+    line_3 = next(row for row in timing if row["id"] == "0003")
+    assert float(line_3["voice_rate"]) <= 1.2 + 0.06 and float(line_3["speedup"]) == pytest.approx(1.25, abs=0.006)
+    assert_apart(timing)
+
+
+def test_a_translated_line_that_does_not_fit_is_shortened_by_the_translator(api, tmp_path):
+    # Subtitles are a transcript: the translator writes the script, so it may shorten its lines.
+    workdir = lesson(tmp_path, subtitles=True)
+    env = api_env(api)
+    config = ["--config", "tts_backend=openai", "translate_backend=openai", "target_language=de"]
+    run_snakemake(workdir, "results/lesson/dubbed.srt", *config, env=env)
+    shorten = [r for r in api.requests if r["path"] == "/v1/chat/completions"
+               and '"task": "shorten"' in r["json"]["messages"][-1]["content"]]
+    assert len(shorten) == 1
+    asked = json.loads(shorten[0]["json"]["messages"][-1]["content"])["segments"]
+    assert [line["id"] for line in asked] == ["0003"]  # only the line that overruns even at 1.25x
+    # Its time: from its start to the next line's, less a breath (3.4 s), at 1.25x.
+    assert asked[0]["max_chars"] < len(asked[0]["text"]) and asked[0]["seconds"] == pytest.approx(3.4 * 1.25, abs=0.01)
+    timing = {row["id"]: row for row in read_tsv(workdir / "results" / "lesson" / "timing.tsv")}
+    assert len(timing["0003"]["text"]) <= asked[0]["max_chars"]  # what is spoken is the shorter wording
+    assert abs(float(timing["0003"]["displacement"])) < 0.05
+    srt = (workdir / "results" / "lesson" / "dubbed.srt").read_text(encoding="utf-8")
+    assert timing["0003"]["text"] in srt and asked[0]["text"] not in srt
+    spoken = [r["input"] for r in speech_requests(api)]
+    assert timing["0003"]["text"] in spoken
+    # A rerun asks nothing: the shortened wording and its speech come from the cache.
+    api.reset()
+    run_snakemake(workdir, "results/lesson/dubbed.srt", *config, "--forcerun", "shorten", env=env)
+    assert api.requests == []
+
+
+def test_a_users_own_script_is_never_rewritten(api, tmp_path):
+    workdir = lesson(tmp_path)
+    done = run_snakemake(workdir, "results/lesson/dubbed.srt", "--config", "tts_backend=openai",
+                         "translate_backend=openai", env=api_env(api))
+    assert "rule shorten" not in done.stdout
+    assert not [r for r in api.requests if r["path"] == "/v1/chat/completions"]
+    timing = {row["id"]: row["text"] for row in read_tsv(workdir / "results" / "lesson" / "timing.tsv")}
+    assert timing == {seg_id: text for seg_id, _s, _e, text in ROWS}
+    assert_apart(read_tsv(workdir / "results" / "lesson" / "timing.tsv"))
