@@ -32,6 +32,7 @@ RATE_STEP = 0.05  # voice rates are asked in these steps (a cache hit survives s
 VOICE_RATE_FROM = 1.02  # a smaller speed-up is left to atempo: inaudible, and no second request
 VOICE_ROUNDS = 2  # ask the voice again once if its real speed-up fell short
 VOICE_RATE_SLACK = 0.02  # a voice this close to the wanted speed-up is close enough (atempo does the rest)
+CAP_SLACK = 1.004  # a voice faster than max_speedup by more than this (0.4 %, rounding) is not used
 
 
 def _dump(data):
@@ -130,7 +131,7 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
                     retry[seg_id] = again
         asked = retry
     for seg_id, (_wav, effective) in list(paced.items()):
-        if effective > max_speedup + VOICE_RATE_SLACK / 2:  # the voice overshot the cap: stretch the natural one
+        if effective > max_speedup * CAP_SLACK:  # the voice overshot the cap: stretch the natural one instead
             del paced[seg_id]
     for stale in paced_dir.glob("*.*") if paced_dir.is_dir() else []:
         if stale.suffix in (".wav", ".json") and stale.stem not in paced:
