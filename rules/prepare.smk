@@ -82,7 +82,8 @@ checkpoint segments:
     params:
         segment_dir="results/{video}/segments",
         slot_dir="results/{video}/slots",
-        tts_backend=config["tts_backend"],
+        tts=tts_settings(),  # each line's speech key goes into segments/<id>.json
+        voices=config["voices"],
         min_gap=config["min_gap"],
     script:
         "../scripts/split_script.py"

@@ -1,4 +1,5 @@
 """Checkpoint segments: validate the script, one file per segment (rewritten only when it changed)."""
+from dubbing.backends import Settings
 from dubbing.stages import split_script
 from dubbing.step import run_step
 
@@ -6,6 +7,6 @@ run_step(
     snakemake,
     lambda sm: split_script(
         sm.input.script, sm.input.probe, sm.output[0], sm.params.segment_dir, sm.params.slot_dir,
-        sm.params.tts_backend, sm.params.min_gap,
+        tts=Settings(**sm.params.tts), voices=sm.params.voices, min_gap=sm.params.min_gap,
     ),
 )

@@ -175,3 +175,26 @@ def test_dry_run_and_plan_show_only_the_stale_lines(api, tmp_path):
     assert summary["cost_usd"] == pytest.approx(len("Most water on Earth is salt water.") * 15 / 1e6, abs=1e-4)
     assert "to synthesize         1" in plan.stdout
     assert api.requests == []
+
+
+def test_voice_changes_in_any_mode_order_send_exactly_what_the_new_voice_needs(api, tmp_path):
+    # Before: a voice change right after switching modes sent nothing and the dub kept the old voice
+    # (per-segment jobs could not see that the async batch had written their WAVs with another voice).
+    workdir = lesson(tmp_path / "wf")
+    tts = workdir / "results" / "lesson" / "tts"
+
+    def audio():
+        return {p.name: p.read_bytes() for p in sorted(tts.glob("*.wav"))}
+
+    sent, _ = dub(workdir, api, "async", "tts_voice=alloy")
+    assert len(sent) == 6
+    alloy = audio()
+    dub(workdir, api, "per-segment", "tts_voice=nova")
+    voices = [r["json"]["voice"] for r in api.requests if r["path"] == "/v1/audio/speech"]
+    assert voices == ["nova"] * 6  # every line, in the new voice
+    nova = audio()
+    assert all(nova[name] != alloy[name] for name in alloy)
+    assert dub(workdir, api, "async", "tts_voice=nova")[0] == []  # mode switch alone: nothing
+    assert audio() == nova
+    assert dub(workdir, api, "per-segment", "tts_voice=alloy")[0] == []  # back to alloy: all from the cache
+    assert audio() == alloy  # and the dub speaks alloy again

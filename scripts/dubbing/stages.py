@@ -4,7 +4,7 @@ import json
 import logging
 from pathlib import Path
 
-from . import audio, backends, fit, fitting, mix, mux, placement, shorten, subtitles, timeline
+from . import audio, backends, fit, fitting, mix, mux, placement, shorten, subtitles, synth, timeline
 from .errors import DubbingError
 from .files import atomic_output, write_if_changed, write_text_atomic
 from .script import check_within, format_script, long_lines, read_script
@@ -66,25 +66,29 @@ def translate(transcript_json, dest, settings):
         frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
 
 
-def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, tts_backend, min_gap):
+def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, voices, min_gap):
     """Validate the script and write one small file per segment, touching only files whose content changed.
 
-    ``segments/<id>.json`` holds what the voice depends on (text, speaker); ``slots/<id>.json``
-    holds the timing the fit depends on. So editing a line re-synthesizes that line only, and
-    moving a line re-fits it without re-synthesizing it.
+    ``segments/<id>.json`` holds what the voice depends on: text, speaker, and the cache key of the
+    speech that line needs (backend, model, its speaker's voice, speed, ...). ``slots/<id>.json``
+    holds the timing the fit depends on. So editing a line re-synthesizes that line only, moving a
+    line re-fits it without re-synthesizing it, and a voice change makes exactly the lines it
+    changes stale in either synthesis mode, whichever mode wrote their audio before.
     """
     segments = read_script(script_path)
     duration = _load(probe_json)["duration"]
     check_within(segments, duration, script_path)
-    max_chars = backends.info("tts", tts_backend).max_chars
+    max_chars = backends.info("tts", tts.backend).max_chars
     for seg_id, parts in long_lines(segments, max_chars).items():
         log.warning("segment %s: longer than the %d characters one %s request carries; it will be sent in %d "
-                    "parts cut at sentence ends and joined", seg_id, max_chars, tts_backend, parts)
+                    "parts cut at sentence ends and joined", seg_id, max_chars, tts.backend, parts)
     slots = fitting.slots_for(segments, duration, min_gap)
     changed = 0
     for seg, slot in zip(segments, slots):
+        key = synth.line_key(tts, seg.speaker, voices, seg.text)
         changed += write_if_changed(
-            Path(segment_dir) / f"{seg.id}.json", _dump({"id": seg.id, "text": seg.text, "speaker": seg.speaker})
+            Path(segment_dir) / f"{seg.id}.json",
+            _dump({"id": seg.id, "text": seg.text, "speaker": seg.speaker, "key": key}),
         )
         changed += write_if_changed(
             Path(slot_dir) / f"{seg.id}.json",

@@ -61,6 +61,19 @@ def voice_settings(settings, speaker, voices):
     return dataclasses.replace(settings, voice=voice) if voice else settings
 
 
+def line_settings(settings, speaker, voices, rate=1.0):
+    """The settings a line is voiced with: its speaker's voice, ``rate`` times the configured speed."""
+    settings = voice_settings(settings, speaker, voices)
+    if rate != 1.0:
+        settings = dataclasses.replace(settings, speed=round(settings.speed * rate, 4))
+    return settings
+
+
+def line_key(settings, speaker, voices, text, rate=1.0):
+    """The cache key of a line's speech (what ``make_job`` will ask the cache and the backend for)."""
+    return cache_key(line_settings(settings, speaker, voices, rate), text)
+
+
 def make_job(segment_json, wav, record, settings, context, voices=None, rate=1.0, text=None):
     """The job for one segment; ``rate`` speeds the voice up (it multiplies the configured speed, so it
     is part of the cache key); ``text`` replaces the segment's own (a shortened translation)."""
@@ -68,9 +81,7 @@ def make_job(segment_json, wav, record, settings, context, voices=None, rate=1.0
     if text is not None:
         segment["text"] = text
     previous_text, next_text = context.get(segment["id"], (None, None))
-    settings = voice_settings(settings, segment.get("speaker", ""), voices)
-    if rate != 1.0:
-        settings = dataclasses.replace(settings, speed=round(settings.speed * rate, 4))
+    settings = line_settings(settings, segment.get("speaker", ""), voices, rate)
     parts = split_for_speech(segment["text"], backends.info("tts", settings.backend).max_chars)
     return Job(segment["id"], segment["text"], Path(wav), Path(record), cache_key(settings, segment["text"]),
                previous_text, next_text, where=f"{segment_json} (segment {segment['id']})", settings=settings,
