@@ -11,6 +11,27 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from dubbing import secrets
 from dubbing.backends import Settings, info as backend_info
 
+import difflib
+import yaml
+
+
+def unknown_config_keys(values, schema, prefix=""):
+    """'key' (did you mean 'known'?) for each key a closed object of the schema does not know."""
+    known = schema.get("properties", {})
+    for key, value in values.items():
+        if key in known and isinstance(value, dict):
+            yield from unknown_config_keys(value, known[key], f"{prefix}{key}.")
+        elif key not in known and schema.get("additionalProperties") is False:
+            close = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            yield f"'{prefix}{key}'{hint}"
+
+
+# Before validate(): its own message for an unknown key prints the whole schema and config.
+with open(Path(workflow.basedir) / "config" / "schema.yaml") as _schema:
+    _unknown = list(unknown_config_keys(config, yaml.safe_load(_schema)))
+if _unknown:
+    raise WorkflowError(f"config: unknown key {', '.join(_unknown)}")
 validate(config, schema="../config/schema.yaml")
 
 # Cap concurrent API jobs at max_concurrent unless the command line set `--resources api=N`.
