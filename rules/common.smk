@@ -239,17 +239,43 @@ def tts_path(video, seg):
     return f"results/{video}/tts/{seg}.wav"
 
 
-def tts_for(wildcards):
-    return tts_path(wildcards.video, wildcards.seg)
-
-
 def tts_wavs(wildcards):
     return [tts_path(wildcards.video, seg) for seg in segment_ids(wildcards)]
 
 
+# One budget for cloud requests in flight, across videos, modes and stages: the `api` pool
+# (max_concurrent, or --resources api=N), enforced by Snakemake's scheduler. A job takes as many
+# slots as it may have requests in flight, and a job that sends many at once (the async batch,
+# the fit re-voicing lines, shorten) runs with exactly the slots it holds as its own limit.
+def api_pool():
+    pool = workflow.global_resources["api"]
+    return int(getattr(pool, "value", pool))  # a Resource when registered here, an int from --resources
+
+
 def api_slots():
-    """Cloud synthesis jobs take one `api` slot each (the global pool is max_concurrent)."""
+    """A per-segment synthesis job: one request in flight (0 offline)."""
     return 1 if backend_info("tts", config["tts_backend"]).key else 0
+
+
+def tts_batch_slots():
+    """A job that voices many lines at once with the configured TTS: the whole pool (0 offline)."""
+    return api_pool() if backend_info("tts", config["tts_backend"]).key else 0
+
+
+def shorten_slots():
+    translator = backend_info("translate", config["translate_backend"]).key
+    return api_pool() if translator or tts_batch_slots() else 0
+
+
+def translate_slots():
+    """Translation sends up to 4 batches at once (translate_openai.PARALLEL_BATCHES), never more than the pool."""
+    cloud = backend_info("translate", config["translate_backend"]).key
+    return min(4, api_pool()) if cloud else 0
+
+
+def transcribe_slots(wildcards):
+    """Cloud recognition sends one chunk at a time."""
+    return 1 if backend_info("asr", asr_backend_for(wildcards)).key else 0
 
 
 def slot_jsons(wildcards):

@@ -44,6 +44,8 @@ rule transcribe:
     conda:
         "../envs/asr.yaml"
     threads: 2
+    resources:
+        api=transcribe_slots,
     params:
         asr=asr_settings,
     script:
@@ -61,6 +63,8 @@ rule translate:
         "benchmarks/{video}/translate.tsv"
     conda:
         "../envs/asr.yaml"
+    resources:
+        api=translate_slots(),
     params:
         translate=translate_settings(),
     script:

@@ -3,7 +3,9 @@
 # - per-segment: each segment is its own job, so `--cores N` runs N at once; the `api`
 #   resource caps cloud requests in flight at max_concurrent whatever --cores says;
 # - async: one job per video sends every stale segment from one event loop (aiolimiter RPM cap,
-#   adaptive concurrency up to max_concurrent, live progress bar); an offline voice is loaded once.
+#   adaptive concurrency up to the `api` slots it holds: the whole pool, so two videos' batches
+#   take turns instead of doubling the requests in flight; live progress bar); an offline voice
+#   is loaded once.
 # - auto (the default): async for offline backends (Piper: loading the voice costs more than a
 #   line), per-segment for cloud backends.
 
@@ -45,13 +47,14 @@ else:
             "benchmarks/{video}/synth_async.tsv"
         conda:
             "../envs/tts.yaml"
+        resources:
+            api=tts_batch_slots(),
         params:
             tts=tts_settings(),
             voices=config["voices"],
             manifest="results/{video}/segments.tsv",
             tts_dir="results/{video}/tts",
             cache_dir=config["cache_dir"],
-            max_concurrent=config["max_concurrent"],
             requests_per_minute=config["requests_per_minute"],
         script:
             "../scripts/synthesize_batch.py"
@@ -77,6 +80,8 @@ rule shorten:
         "benchmarks/{video}/shorten.tsv"
     conda:
         "../envs/tts.yaml"
+    resources:
+        api=shorten_slots(),
     params:
         out_dir="results/{video}/shortened",
         max_speedup=config["max_speedup"],
@@ -84,7 +89,6 @@ rule shorten:
         tts=tts_settings(),
         voices=config["voices"],
         cache_dir=config["cache_dir"],
-        max_concurrent=config["max_concurrent"],
         requests_per_minute=config["requests_per_minute"],
     script:
         "../scripts/shorten.py"
@@ -105,6 +109,8 @@ checkpoint fit:
     conda:
         "../envs/tts.yaml"
     threads: 2
+    resources:
+        api=tts_batch_slots(),
     params:
         fit_dir="results/{video}/fit",
         paced_dir="results/{video}/paced",
@@ -113,7 +119,6 @@ checkpoint fit:
         tts=tts_settings(),
         voices=config["voices"],
         cache_dir=config["cache_dir"],
-        max_concurrent=config["max_concurrent"],
         requests_per_minute=config["requests_per_minute"],
     script:
         "../scripts/fit.py"

@@ -8,7 +8,7 @@ run_step(
     lambda sm: fit_lines(
         sm.input.tts, sm.input.slots, sm.input.segments, sm.params.fit_dir, sm.params.paced_dir, sm.output[0],
         max_speedup=sm.params.max_speedup, settings=Settings(**sm.params.tts), cache_dir=sm.params.cache_dir,
-        script=sm.params.manifest, voices=sm.params.voices, max_concurrent=sm.params.max_concurrent,
+        script=sm.params.manifest, voices=sm.params.voices, max_concurrent=max(1, sm.resources.api),
         requests_per_minute=sm.params.requests_per_minute, workers=sm.threads,
         shortened=sm.input.shortened or None,
     ),

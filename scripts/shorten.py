@@ -3,12 +3,15 @@ from dubbing.backends import Settings
 from dubbing.stages import shorten_lines
 from dubbing.step import run_step
 
-run_step(
-    snakemake,
-    lambda sm: shorten_lines(
+
+def run(sm):
+    slots = max(1, sm.resources.api)  # requests in flight: the `api` slots this job holds
+    shorten_lines(
         sm.input.tts, sm.input.slots, sm.input.segments, sm.input.script, sm.params.out_dir, sm.output[0],
-        max_speedup=sm.params.max_speedup, translate=Settings(**sm.params.translate), tts=Settings(**sm.params.tts),
-        cache_dir=sm.params.cache_dir, voices=sm.params.voices, max_concurrent=sm.params.max_concurrent,
+        max_speedup=sm.params.max_speedup, translate=Settings(**sm.params.translate, max_concurrent=slots),
+        tts=Settings(**sm.params.tts), cache_dir=sm.params.cache_dir, voices=sm.params.voices, max_concurrent=slots,
         requests_per_minute=sm.params.requests_per_minute,
-    ),
-)
+    )
+
+
+run_step(snakemake, run)

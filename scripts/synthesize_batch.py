@@ -7,6 +7,6 @@ run_step(
     snakemake,
     lambda sm: synthesize_batch(
         sm.input.segments, sm.params.tts_dir, sm.output[0], Settings(**sm.params.tts), sm.params.cache_dir,
-        sm.params.manifest, sm.params.max_concurrent, sm.params.requests_per_minute, sm.params.voices,
+        sm.params.manifest, max(1, sm.resources.api), sm.params.requests_per_minute, sm.params.voices,
     ),
 )

@@ -1,6 +1,7 @@
 """Concurrent synthesis: both modes against the local server; limits as the server sees them."""
 
 import asyncio
+import shutil
 import subprocess
 
 import pytest
@@ -126,3 +127,23 @@ def test_seed_make_commands_work(tmp_path):
     assert "=== logs/demo/mux.log" in out
     out = run("full", "VIDEO=media/demo.mp4")
     assert "synth_mode=per-segment max_concurrent=1" in out
+
+
+def test_two_videos_share_one_budget_of_requests_in_flight_and_per_minute(api, tmp_path):
+    # Before: each video's async batch had max_concurrent requests in flight of its own (4 with 2).
+    workdir = lesson(tmp_path, 6)
+    media = workdir / "media"
+    shutil.copy2(media / "lesson.mp4", media / "other.mp4")
+    (media / "other.script.tsv").write_text(
+        (media / "lesson.script.tsv").read_text(encoding="utf-8").replace("Line number", "Other line"),
+        encoding="utf-8")
+    api.configure(latency=0.6)
+    run_snakemake(workdir, "results/lesson/synth.tsv", "results/other/synth.tsv", "--config", "tts_backend=openai",
+                  "synth_mode=async", "max_concurrent=2", "requests_per_minute=100", env=api_env(api))
+    requests = speech(api)
+    assert len(requests) == 12 and {r["json"]["input"].split(" ")[0] for r in requests} == {"Line", "Other"}
+    assert api.max_in_flight <= 2
+    # 100 per minute: 0.6 s apart on average over both videos, never a burst between them.
+    arrivals = sorted(r["t"] for r in requests)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert min(gaps) >= 0.4 and arrivals[-1] - arrivals[0] >= 11 * 0.6 * 0.97, gaps

@@ -1,5 +1,6 @@
 """One function per pipeline stage, taking paths and plain values (the rule scripts call these)."""
 
+import csv
 import json
 import logging
 from pathlib import Path
@@ -12,6 +13,12 @@ from .script import check_within, format_script, long_lines, read_script
 log = logging.getLogger("dubbing")
 
 MOVED = 0.0005  # seconds; a line placed this far from its script start counts as moved
+
+
+def read_tsv(path):
+    """The rows of a table written by pandas here (tab-separated, a header, fields with quotes quoted)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
 
 
 def _dump(data):
@@ -145,14 +152,12 @@ def place_lines(fit_reports, fit_wavs, source_wav, dest):
 
 def build_timeline(timing_tsv, fit_wavs, source_wav, dest):
     """The dub track: each fitted line at its placed start (timing.tsv), one voice at a time."""
-    import pandas as pd
-
     rate, _channels, total = audio.wav_info(source_wav)
-    table = pd.read_csv(timing_tsv, sep="\t", dtype={"id": str}, keep_default_na=False)
+    table = read_tsv(timing_tsv)
     wavs = {Path(wav).stem: wav for wav in fit_wavs}
 
     def placements():
-        for seg_id, start in sorted(zip(table["id"], table["start"]), key=lambda item: item[1]):
+        for seg_id, start in sorted(((row["id"], float(row["start"])) for row in table), key=lambda item: item[1]):
             samples, wav_rate = audio.read_wav(wavs[seg_id])
             if wav_rate != rate:
                 raise DubbingError(wavs[seg_id], f"sample rate {wav_rate} differs from the source's {rate}")
@@ -163,13 +168,10 @@ def build_timeline(timing_tsv, fit_wavs, source_wav, dest):
 
 def dubbed_subtitles(timing_tsv, manifest, dest):
     """dubbed.srt: what the dub says (a shortened line's new wording too), when it says it (placed times)."""
-    import pandas as pd
-
     segments = read_script(manifest)
     speakers = {seg.id: seg.speaker if _many_speakers(segments) else "" for seg in segments}
-    table = pd.read_csv(timing_tsv, sep="\t", dtype={"id": str, "text": str}, keep_default_na=False)
-    cues = [subtitles.Cue(row["start"], row["end"], row["text"], speakers.get(row["id"], ""))
-            for row in table.to_dict("records")]
+    cues = [subtitles.Cue(float(row["start"]), float(row["end"]), row["text"], speakers.get(row["id"], ""))
+            for row in read_tsv(timing_tsv)]
     write_text_atomic(dest, subtitles.format_srt(cues))
 
 

@@ -234,6 +234,17 @@ class AdaptiveLimit:
             self._changed.notify_all()
 
 
+def _wait_after(last_request, period):
+    """Seconds to wait so that this job's first request keeps ``period`` after the last one any job
+    sent (jobs that send many requests take the whole `api` pool, so they run one after another and
+    the spacing of requests_per_minute holds across them too)."""
+    try:
+        last = float(last_request.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return 0.0
+    return min(period, max(0.0, last + period - time.time()))
+
+
 @dataclass
 class BatchStats:
     total: int = 0
@@ -243,6 +254,7 @@ class BatchStats:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
+    last_sent: float = 0.0  # wall-clock time of the last request started
     failed: dict = field(default_factory=dict)
 
 
@@ -271,7 +283,11 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
     synthesizer = backends.load("tts", settings.backend).AsyncSynthesizer(settings)
     # Requests are spaced evenly (a bucket of one), not let out in a burst of a minute's worth:
     # providers count over sliding windows shorter than a minute, and a burst earns 429s.
-    rate = AsyncLimiter(1, 60.0 / requests_per_minute * RATE_MARGIN) if requests_per_minute else None
+    period = 60.0 / requests_per_minute * RATE_MARGIN if requests_per_minute else 0.0
+    rate = AsyncLimiter(1, period) if period else None
+    last_request = cache.root.parent / "last_request"  # shared by every job using this cache
+    if period:
+        await asyncio.sleep(_wait_after(last_request, period))
     limit = AdaptiveLimit(max_concurrent)
     progress = _Progress(len(jobs), stats, limit)
     provider = getattr(backends.load("tts", settings.backend), "PROVIDER", settings.backend)
@@ -288,6 +304,7 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
                 if rate:
                     await rate.acquire()
                 stats.requests += 1
+                stats.last_sent = time.time()
                 sent = time.monotonic()
                 log.debug("segment %s: request sent (%d characters, %d in flight)", job.id, len(text),
                           limit.in_flight)
@@ -339,6 +356,8 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
     finally:
         progress.close()
         await synthesizer.aclose()
+        if period and stats.last_sent:
+            write_text_atomic(last_request, f"{stats.last_sent:.3f}\n")
     return limit
 
 

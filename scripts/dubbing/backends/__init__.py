@@ -66,6 +66,7 @@ class Settings:
     timeout: float = 60.0
     batch_size: int = 20
     chunk_seconds: float = 600.0
+    max_concurrent: int = 1  # requests in flight: the `api` slots the job holds (set at run time, not in params)
 
     @classmethod
     def resolve(cls, kind, **values):

@@ -106,7 +106,7 @@ def translate(cues, settings):
         return retry.call(attempt, provider=openai_client.PROVIDER, where=f"translation of segments {ids[0]}-{ids[-1]}",
                           max_retries=settings.max_retries)
 
-    with ThreadPoolExecutor(max_workers=PARALLEL_BATCHES) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_BATCHES, settings.max_concurrent))) as pool:
         texts = {}
         for answer in pool.map(translate_batch, range(0, len(lines), settings.batch_size)):
             texts.update(answer)
@@ -135,7 +135,7 @@ def shorten(lines, settings):
                           max_retries=settings.max_retries)
 
     texts = {}
-    with ThreadPoolExecutor(max_workers=PARALLEL_BATCHES) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_BATCHES, settings.max_concurrent))) as pool:
         for answer in pool.map(shorten_batch, range(0, len(lines), settings.batch_size)):
             texts.update(answer)
     return texts
