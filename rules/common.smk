@@ -248,8 +248,9 @@ def tts_wavs(wildcards):
 # slots as it may have requests in flight, and a job that sends many at once (the async batch,
 # the fit re-voicing lines, shorten) runs with exactly the slots it holds as its own limit.
 def api_pool():
+    # A Resource when registered above, an int when given as --resources api=N.
     pool = workflow.global_resources["api"]
-    return int(getattr(pool, "value", pool))  # a Resource when registered here, an int from --resources
+    return int(getattr(pool, "value", pool))
 
 
 def api_slots():

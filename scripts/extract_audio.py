@@ -2,4 +2,4 @@
 from dubbing.stages import extract_audio
 from dubbing.step import run_step
 
-run_step(snakemake, lambda sm: extract_audio(sm.input.media, sm.input.probe, sm.output[0]))
+run_step(snakemake, lambda sm: extract_audio(media=sm.input.media, probe_json=sm.input.probe, dest=sm.output[0]))

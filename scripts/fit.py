@@ -6,10 +6,10 @@ from dubbing.step import run_step
 run_step(
     snakemake,
     lambda sm: fit_lines(
-        sm.input.tts, sm.input.slots, sm.input.segments, sm.params.fit_dir, sm.params.paced_dir, sm.output[0],
-        max_speedup=sm.params.max_speedup, settings=Settings(**sm.params.tts), cache_dir=sm.params.cache_dir,
-        script=sm.params.manifest, voices=sm.params.voices, max_concurrent=max(1, sm.resources.api),
-        requests_per_minute=sm.params.requests_per_minute, workers=sm.threads,
-        shortened=sm.input.shortened or None,
+        sm.input.tts, sm.input.slots, sm.input.segments, fit_dir=sm.params.fit_dir, paced_dir=sm.params.paced_dir,
+        manifest=sm.output[0], max_speedup=sm.params.max_speedup, settings=Settings(**sm.params.tts),
+        cache_dir=sm.params.cache_dir, script=sm.params.manifest, voices=sm.params.voices,
+        max_concurrent=max(1, sm.resources.api),  # the `api` slots this job holds
+        requests_per_minute=sm.params.requests_per_minute, workers=sm.threads, shortened=sm.input.shortened or None,
     ),
 )

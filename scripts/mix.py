@@ -5,7 +5,8 @@ from dubbing.step import run_step
 run_step(
     snakemake,
     lambda sm: mix_audio(
-        sm.input.source, sm.input.dub, sm.output.flac, sm.params.mode, sm.params.duck_db, sm.params.lufs,
-        sm.output.aac, sm.params.bitrate, sm.threads,
+        source_wav=sm.input.source, dub_wav=sm.input.dub, dest=sm.output.flac, mode=sm.params.mode,
+        duck_db=sm.params.duck_db, lufs=sm.params.lufs, aac_dest=sm.output.aac, bitrate=sm.params.bitrate,
+        threads=sm.threads,
     ),
 )

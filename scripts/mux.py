@@ -5,6 +5,7 @@ from dubbing.step import run_step
 run_step(
     snakemake,
     lambda sm: mux_video(
-        sm.input.media, sm.input.audio, sm.input.srt, sm.output[0], sm.params.language, sm.params.bitrate
+        media=sm.input.media, mix_audio_path=sm.input.audio, srt=sm.input.srt, dest=sm.output[0],
+        language=sm.params.language, bitrate=sm.params.bitrate,
     ),
 )

@@ -2,4 +2,4 @@
 from dubbing.stages import probe
 from dubbing.step import run_step
 
-run_step(snakemake, lambda sm: probe(sm.input.media, sm.output[0]))
+run_step(snakemake, lambda sm: probe(media=sm.input.media, dest=sm.output[0]))

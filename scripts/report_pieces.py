@@ -5,7 +5,8 @@ from dubbing.step import run_step
 run_step(
     snakemake,
     lambda sm: report_pieces(
-        sm.input.source, sm.input.table, sm.input.summary, sm.input.synth_index, sm.output.figure,
-        sm.output.page, sm.wildcards.video, sm.params.tts, sm.params.config,
+        source_wav=sm.input.source, table=sm.input.table, summary_json=sm.input.summary,
+        synth_index=sm.input.synth_index, figure=sm.output.figure, page=sm.output.page, video=sm.wildcards.video,
+        tts=sm.params.tts, config=sm.params.config,
     ),
 )

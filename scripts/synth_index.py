@@ -1,5 +1,5 @@
 """Rule synth_index: which segments were synthesized and which came from the cache."""
+from dubbing.stages import synth_index
 from dubbing.step import run_step
-from dubbing.synth import write_index
 
-run_step(snakemake, lambda sm: write_index(sm.input, sm.output[0]))
+run_step(snakemake, lambda sm: synth_index(tts_wavs=list(sm.input), dest=sm.output[0]))

@@ -1,12 +1,12 @@
 """Rule synth (per-segment mode): one segment's speech, from the cache or one request."""
 from dubbing.backends import Settings
+from dubbing.stages import synthesize_segment
 from dubbing.step import run_step
-from dubbing.synth import synthesize_one
 
 run_step(
     snakemake,
-    lambda sm: synthesize_one(
-        sm.input[0], sm.output.wav, sm.output.record, Settings(**sm.params.tts), sm.params.cache_dir,
-        sm.params.manifest, sm.params.voices,
+    lambda sm: synthesize_segment(
+        sm.input[0], sm.output.wav, sm.output.record, settings=Settings(**sm.params.tts),
+        cache_dir=sm.params.cache_dir, manifest=sm.params.manifest, voices=sm.params.voices,
     ),
 )

@@ -5,5 +5,6 @@ from dubbing.step import run_step
 
 run_step(
     snakemake,
-    lambda sm: transcribe(sm.input.audio, sm.input.get("subtitles"), sm.output[0], Settings(**sm.params.asr)),
+    lambda sm: transcribe(source_wav=sm.input.audio, subtitles_path=sm.input.get("subtitles"), dest=sm.output[0],
+                          settings=Settings(**sm.params.asr)),
 )

@@ -5,6 +5,8 @@ from dubbing.step import run_step
 
 run_step(
     snakemake,
-    lambda sm: translate(sm.input[0], sm.output[0],
-                         Settings(**sm.params.translate, max_concurrent=max(1, sm.resources.api))),
+    lambda sm: translate(
+        transcript_json=sm.input[0], dest=sm.output[0],
+        settings=Settings(**sm.params.translate).holding(sm.resources.api),
+    ),
 )

@@ -6,6 +6,7 @@ row and the problem named, before any audio is synthesized.
 
 import csv
 import io
+import logging
 import math
 import re
 import unicodedata
@@ -13,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import DubbingError
+
+log = logging.getLogger("dubbing")
 
 COLUMNS = ("id", "start", "end", "speaker", "source_text", "text")
 REQUIRED = ("id", "start", "end", "text")
@@ -149,6 +152,25 @@ def read_script(path):
     except UnicodeDecodeError as err:
         raise DubbingError(path, f"not UTF-8 text (byte {err.start}); save the script as UTF-8") from None
     return parse_script(text, path)
+
+
+def normalize_cues(cues):
+    """Time-ordered cues with text, none overlapping the next (ASR and subtitles often overlap a little).
+
+    A cue left shorter than 50 ms by its successor's start is dropped, and logged by id and time.
+    """
+    from .subtitles import Cue
+
+    cues = sorted((c for c in cues if c.text.strip()), key=lambda c: c.start)
+    out = []
+    for index, cue in enumerate(cues):
+        end = min(cue.end, cues[index + 1].start) if index + 1 < len(cues) else cue.end
+        if end - cue.start >= 0.05:
+            out.append(Cue(cue.start, round(end, 3), cue.text, cue.speaker))
+        else:
+            log.warning("cue at %.3f s dropped: it ends %.3f s after it starts, before the next cue (%r)", cue.start,
+                        end - cue.start, cue.text[:60])
+    return out
 
 
 def check_within(segments, duration, path):

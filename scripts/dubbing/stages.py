@@ -1,14 +1,18 @@
-"""One function per pipeline stage, taking paths and plain values (the rule scripts call these)."""
+"""The one adapter layer: every rule script calls exactly one function here, with keyword arguments.
+
+Each function takes paths and plain values, reads its inputs, calls the library and writes its
+outputs; the domain logic lives in the modules it calls. Library modules are imported inside the
+functions that use them, so a per-segment synthesis job pays for numpy, pandas or an SDK only if it
+uses them (600 jobs).
+"""
 
 import csv
 import json
 import logging
 from pathlib import Path
 
-from . import audio, backends, fit, fitting, mix, mux, placement, shorten, subtitles, synth, timeline
 from .errors import DubbingError
 from .files import atomic_output, write_if_changed, write_text_atomic
-from .script import check_within, format_script, long_lines, read_script
 
 log = logging.getLogger("dubbing")
 
@@ -30,16 +34,22 @@ def _load(path):
 
 
 def probe(media, dest):
+    from . import audio
+
     info = audio.probe_media(media)
     log.info("%s: %s", media, info)
     write_text_atomic(dest, _dump(info))
 
 
 def extract_audio(media, probe_json, dest):
+    from . import audio
+
     audio.extract_audio(media, dest, _load(probe_json)["audio_channels"])
 
 
 def transcribe(source_wav, subtitles_path, dest, settings):
+    from . import backends
+
     cues = backends.load("asr", settings.backend).transcribe(source_wav, subtitles_path, settings)
     if not cues:
         raise DubbingError(subtitles_path or source_wav, f"the {settings.backend} backend found no speech")
@@ -51,19 +61,11 @@ def transcribe(source_wav, subtitles_path, dest, settings):
     write_text_atomic(dest, _dump(data))
 
 
-def normalize_cues(cues):
-    """Time-ordered cues with text, none overlapping the next (ASR and subtitles often overlap a little)."""
-    cues = sorted((c for c in cues if c.text.strip()), key=lambda c: c.start)
-    out = []
-    for index, cue in enumerate(cues):
-        end = min(cue.end, cues[index + 1].start) if index + 1 < len(cues) else cue.end
-        if end - cue.start >= 0.05:
-            out.append(subtitles.Cue(cue.start, round(end, 3), cue.text, cue.speaker))
-    return out
-
-
 def translate(transcript_json, dest, settings):
     import pandas as pd
+
+    from . import backends, subtitles
+    from .script import normalize_cues
 
     cues = [subtitles.Cue(s["start"], s["end"], s["text"], s.get("speaker", ""))
             for s in _load(transcript_json)["segments"]]
@@ -82,6 +84,9 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     line re-fits it without re-synthesizing it, and a voice change makes exactly the lines it
     changes stale in either synthesis mode, whichever mode wrote their audio before.
     """
+    from . import backends, fitting, synth
+    from .script import check_within, format_script, long_lines, read_script
+
     segments = read_script(script_path)
     duration = _load(probe_json)["duration"]
     check_within(segments, duration, script_path)
@@ -110,16 +115,50 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     write_text_atomic(manifest, format_script(segments))
 
 
+def synthesize_segment(segment_json, wav, record, *, settings, cache_dir, manifest, voices):
+    """Per-segment mode: one line's speech, from the cache or one request."""
+    from . import synth
+
+    synth.synthesize_one(segment_json, wav, record, settings, cache_dir, manifest, voices)
+
+
+def synthesize_all(segment_jsons, tts_dir, report, *, settings, cache_dir, manifest, voices, max_concurrent,
+                   requests_per_minute):
+    """Async mode: every stale line of a video from one process."""
+    from . import synth
+
+    synth.synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manifest, max_concurrent,
+                           requests_per_minute, voices)
+
+
+def synth_index(tts_wavs, dest):
+    from . import synth
+
+    synth.write_index(tts_wavs, dest)
+
+
+def plan_synthesis(segment_jsons, tts_dir, dest, *, settings, cache_dir, prices, max_concurrent, video, voices):
+    from . import plan
+
+    plan.write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices)
+
+
 def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, **options):
+    from . import shorten
+
     shorten.shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, **options)
 
 
 def fit_lines(tts_wavs, slot_jsons, segment_jsons, fit_dir, paced_dir, manifest, **options):
+    from . import fit
+
     fit.fit_all(tts_wavs, slot_jsons, segment_jsons, fit_dir, paced_dir, manifest, **options)
 
 
 def place_lines(fit_reports, fit_wavs, source_wav, dest):
     """timing.tsv: where each fitted line goes on the dub track (see placement.py), and how it was fitted."""
+    from . import audio, fitting, placement, timeline
+
     import pandas as pd
 
     rate, _channels, total = audio.wav_info(source_wav)
@@ -152,6 +191,8 @@ def place_lines(fit_reports, fit_wavs, source_wav, dest):
 
 def build_timeline(timing_tsv, fit_wavs, source_wav, dest):
     """The dub track: each fitted line at its placed start (timing.tsv), one voice at a time."""
+    from . import audio, timeline
+
     rate, _channels, total = audio.wav_info(source_wav)
     table = read_tsv(timing_tsv)
     wavs = {Path(wav).stem: wav for wav in fit_wavs}
@@ -168,6 +209,9 @@ def build_timeline(timing_tsv, fit_wavs, source_wav, dest):
 
 def dubbed_subtitles(timing_tsv, manifest, dest):
     """dubbed.srt: what the dub says (a shortened line's new wording too), when it says it (placed times)."""
+    from . import subtitles
+    from .script import read_script
+
     segments = read_script(manifest)
     speakers = {seg.id: seg.speaker if _many_speakers(segments) else "" for seg in segments}
     cues = [subtitles.Cue(float(row["start"]), float(row["end"]), row["text"], speakers.get(row["id"], ""))
@@ -180,10 +224,14 @@ def _many_speakers(segments):
 
 
 def mix_audio(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1):
+    from . import mix
+
     mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate, threads)
 
 
 def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
+    from . import mux
+
     mux.mux(media, mix_audio_path, srt, dest, language, bitrate)
 
 
@@ -193,6 +241,7 @@ def check_sync(dub_wav, timing_tsv, manifest, fit_wavs, table, summary_json, tol
     import pandas as pd
 
     from . import sync
+    from .script import read_script
 
     timing = pd.read_csv(timing_tsv, sep="\t", dtype={"id": str, "text": str}, keep_default_na=False)
     script = {seg.id: seg for seg in read_script(manifest)}

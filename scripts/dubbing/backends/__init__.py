@@ -68,6 +68,10 @@ class Settings:
     chunk_seconds: float = 600.0
     max_concurrent: int = 1  # requests in flight: the `api` slots the job holds (set at run time, not in params)
 
+    def holding(self, slots):
+        """These settings for a job holding ``slots`` of the `api` pool (its requests in flight)."""
+        return dataclasses.replace(self, max_concurrent=max(1, int(slots)))
+
     @classmethod
     def resolve(cls, kind, **values):
         """Settings with the backend's default model and voice filled in where config left them empty."""
