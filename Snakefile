@@ -33,7 +33,7 @@ include: "rules/assemble.smk"
 
 
 onstart:
-    check_keys(log)
+    check_keys()
 
 
 rule all:

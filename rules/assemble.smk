@@ -135,6 +135,8 @@ rule mux:
         media=video_for,
         audio="results/{video}/mix.m4a",
         srt="results/{video}/dubbed.srt",
+        # Not read: they pull the sync check and the report pieces into every dub's DAG (and so
+        # into `snakemake --report`), and a strict sync check failure stops the mux.
         timing="results/{video}/timing.tsv",
         sync="results/{video}/sync.tsv",
         report="results/{video}/report/summary.html",

@@ -153,7 +153,7 @@ def keys_for(rule_name, job_wildcards):
     return keys
 
 
-def check_keys(log):
+def check_keys():
     """Stop before any job runs if a job about to run needs an API key that is not set.
 
     Dry runs never get here; neither does a run whose cloud jobs are all up to date (e.g. `make plan`).

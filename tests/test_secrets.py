@@ -49,3 +49,12 @@ def test_a_rejected_key_echoed_by_the_server_is_redacted(api, tmp_path, backend)
     assert echoed in done.stdout  # the server's own message, with the key hidden
     assert API_KEY not in done.stdout
     assert files_with_key(workdir) == []
+
+
+def test_every_registered_backend_key_is_redacted(monkeypatch):
+    from dubbing import backends, secrets
+
+    monkeypatch.setitem(backends.TTS, "newvoice", backends.Backend("tts_newvoice", key="NEWVOICE_API_KEY"))
+    monkeypatch.setenv("NEWVOICE_API_KEY", "nv-secret-value-123")
+    assert "NEWVOICE_API_KEY" in secrets.key_names()
+    assert secrets.redact("sent with nv-secret-value-123 attached") == "sent with *** attached"

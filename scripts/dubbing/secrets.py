@@ -9,7 +9,6 @@ import os
 import re
 from pathlib import Path
 
-KEY_NAMES = ("OPENAI_API_KEY", "ELEVENLABS_API_KEY")
 ENV_FILE = ".env"
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
@@ -40,10 +39,18 @@ def get(name):
     return value or None
 
 
+def key_names():
+    """Every environment variable a backend reads its key from (the registry says which: a new provider's
+    key is redacted as soon as it is registered)."""
+    from .backends import key_names as registered
+
+    return registered()
+
+
 def redact(text):
     """``text`` with every known key replaced by ``***``."""
     text = str(text)
-    for name in KEY_NAMES:
+    for name in key_names():
         value = get(name)
         if value and len(value) >= 4:
             text = text.replace(value, "***")

@@ -83,6 +83,11 @@ class Settings:
         )
 
 
+def key_names():
+    """The environment variables holding the registered backends' API keys."""
+    return sorted({backend.key for kind in _KINDS.values() for backend in kind.values() if backend.key})
+
+
 def effective_instructions(settings):
     """The TTS instructions that will really be sent ("" for models that do not accept them)."""
     models = info("tts", settings.backend).instruction_models
