@@ -59,12 +59,15 @@ $(VENV)/.installed: requirements.lock
 	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
 
-# Regenerate requirements.lock (exact versions and hashes) after editing requirements.txt.
+# Regenerate requirements.lock (exact versions and hashes) after editing requirements.txt. uv compiles
+# over the existing lock, so it keeps every version already locked (only what changed moves); the
+# lock's two-line header is kept.
 lock:
 	$(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q uv
+	sed -n 1,2p requirements.lock > .lock-header
 	.lock-venv/bin/uv pip compile requirements.txt --generate-hashes --python-version 3.11 \
-		--python-platform x86_64-manylinux_2_28 -o requirements.lock.new
-	{ sed -n 1,2p requirements.lock; cat requirements.lock.new; } > requirements.lock && rm -rf requirements.lock.new .lock-venv
+		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+	cat .lock-header requirements.lock > .lock-new && mv .lock-new requirements.lock && rm -rf .lock-header .lock-venv
 
 demo: setup
 	$(SNAKEMAKE) --cores $(CORES) results/demo/dubbed.mp4
@@ -121,17 +124,19 @@ $(SLURM_VENV)/.installed: requirements-slurm.lock $(VENV)/.installed
 	chmod +x $(SLURM_VENV)/bin/snakemake
 	touch $@
 
-# Regenerate requirements-slurm.lock: requirements-slurm.txt under requirements.lock's pins.
+# Regenerate requirements-slurm.lock: requirements-slurm.txt under requirements.lock's pins (compiled
+# over the existing file, like `make lock`, so the plugin's own dependencies stay where they are).
 lock-slurm:
 	$(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q uv
+	sed -n 1,2p requirements-slurm.lock > .lock-header
 	.lock-venv/bin/uv pip compile requirements-slurm.txt -c requirements.lock --generate-hashes \
-		--python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements-slurm.lock.new
-	{ sed -n 1,2p requirements-slurm.lock; cat requirements-slurm.lock.new; } > requirements-slurm.lock \
-		&& rm -rf requirements-slurm.lock.new .lock-venv
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements-slurm.lock
+	cat .lock-header requirements-slurm.lock > .lock-new && mv .lock-new requirements-slurm.lock \
+		&& rm -rf .lock-header .lock-venv
 
-# The Slurm test alone, on a one-node cluster on this machine (scripts/ci/slurm_up.sh, as root).
+# The Slurm test alone, on a one-node cluster on this machine (tools/ci/slurm_up.sh, as root).
 test-slurm: setup-slurm
-	bash scripts/ci/slurm_up.sh
+	bash tools/ci/slurm_up.sh
 	$(VENV)/bin/python -m pytest -m slurm -v
 
 test: setup
@@ -141,13 +146,13 @@ plan: setup
 	$(SNAKEMAKE) "results/$(NAME)/plan.json" --cores 1 --forcerun plan --quiet rules progress $(PLAN_CONFIG)
 
 cache-stats: setup
-	$(VENV)/bin/python scripts/cache_tool.py stats --cache-dir "$(CACHE_DIR)"
+	$(VENV)/bin/python tools/cache_tool.py stats --cache-dir "$(CACHE_DIR)"
 
 cache-prune: setup
-	$(VENV)/bin/python scripts/cache_tool.py prune --cache-dir "$(CACHE_DIR)" --days $(DAYS)
+	$(VENV)/bin/python tools/cache_tool.py prune --cache-dir "$(CACHE_DIR)" --days $(DAYS)
 
 bench: setup
-	$(VENV)/bin/python scripts/bench_synth.py
+	$(VENV)/bin/python tools/bench_synth.py
 
 # Timing on real recordings of people (../shared/realspeech): overlaps, onset errors, speed-ups.
 bench-realspeech: setup
@@ -157,13 +162,13 @@ bench-realspeech: setup
 # e.g. BENCH_SCALE_ARGS="--minutes 5,10 --backends piper" for a quick look.
 BENCH_SCALE_ARGS ?=
 bench-scale: setup
-	$(VENV)/bin/python scripts/bench_scale.py $(BENCH_SCALE_ARGS)
+	$(VENV)/bin/python tools/bench_scale.py $(BENCH_SCALE_ARGS)
 
 # Soak: 1,000 lines through a faulty local server, in both modes, then killed three times and
 # resumed (about 25 minutes); e.g. SOAK_ARGS="--segments 100" for a quick look.
 SOAK_ARGS ?=
 soak: setup
-	$(VENV)/bin/python scripts/soak.py $(SOAK_ARGS)
+	$(VENV)/bin/python tools/soak.py $(SOAK_ARGS)
 
 # After a run was killed (power cut, kill -9): release Snakemake's lock, then rerun the same command.
 unlock: setup

@@ -1,36 +1,18 @@
 """Shared test helpers: an isolated copy of the workflow, real Snakemake runs, audio measurements."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from workflow_copy import make_workdir  # tools/workflow_copy.py: the one copy of the workflow to run in
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 MEDIA = REPO / "media"
-WORKFLOW_PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "report", "Makefile",
-                  "requirements.txt", "requirements.lock")
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-
-
-def make_workdir(root, media=()):
-    """A fresh copy of the workflow in ``root`` with ``media`` files ((source, name) pairs) in media/."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    for part in WORKFLOW_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / part)  # keeps mtimes: the Makefile sees the venv as up to date
-    (root / "media").mkdir(exist_ok=True)
-    for source, name in media:
-        shutil.copy2(source, root / "media" / name)
-    return root
 
 
 def demo_lesson(root, lines, every, length, text):
@@ -102,7 +84,7 @@ API_KEY = "test-key-Zq8VxY3pLm2Kd9RtUw4Ns7Bf"  # long and unique, so a leak woul
 
 @pytest.fixture
 def api():
-    """The local fake OpenAI/ElevenLabs server (tests/fakeapi.py), started for one test."""
+    """The local fake OpenAI/ElevenLabs server (tools/fakeapi.py), started for one test."""
     from fakeapi import FakeAPI
 
     with FakeAPI(key=API_KEY) as server:

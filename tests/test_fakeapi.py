@@ -1,4 +1,4 @@
-"""The fake OpenAI / ElevenLabs server (tests/fakeapi.py) driven by the REAL SDKs over HTTP, SDK retries off."""
+"""The fake OpenAI / ElevenLabs server (tools/fakeapi.py) driven by the REAL SDKs over HTTP, SDK retries off."""
 
 import json
 import subprocess
@@ -273,7 +273,7 @@ def test_chat_translates_segments_and_drop_id(api, client):
 # ------------------------------------------------------------------------------------------- CLI
 
 def test_cli_prints_url_and_serves_stats():
-    script = Path(__file__).with_name("fakeapi.py")
+    script = Path(__file__).resolve().parents[1] / "tools" / "fakeapi.py"
     proc = subprocess.Popen([sys.executable, str(script), "--duration-limit", "20", "--latency", "0"],
                             stdout=subprocess.PIPE, text=True)
     try:

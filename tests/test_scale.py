@@ -8,14 +8,11 @@ the source with its picture untouched, the sync check clean, the loudness on tar
 import csv
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, decode, ffprobe_duration, make_workdir, run_snakemake, speech_onset, stream_md5
-
-sys.path.insert(0, str(REPO / "scripts"))
-from bench_scale import make_media  # noqa: E402
+from bench_scale import make_media  # tools/bench_scale.py
+from conftest import decode, ffprobe_duration, make_workdir, run_snakemake, speech_onset, stream_md5
 
 pytestmark = pytest.mark.e2e
 RATE = 16000

@@ -2,7 +2,7 @@
 same as a local run, and the global `api` cap still holds when the jobs are Slurm jobs.
 
 Needs the plugin extra (`make setup-slurm` -> .venv-slurm) and a running cluster
-(`scripts/ci/slurm_up.sh`, as root). Without them the tests skip and say why; with
+(`tools/ci/slurm_up.sh`, as root). Without them the tests skip and say why; with
 REQUIRE_SLURM=1 (set by .ci/run) they fail instead, so CI cannot pass without running them.
 """
 
@@ -41,9 +41,9 @@ def cluster_problem():
         return f"the Slurm extra is not installed ({SLURM_SNAKEMAKE} missing; run `make setup-slurm`)"
     missing = [tool for tool in ("sbatch", "squeue", "scontrol", "sinfo") if shutil.which(tool) is None]
     if missing:
-        return f"Slurm is not installed ({', '.join(missing)} missing; scripts/ci/slurm_up.sh sets up a one-node cluster)"
+        return f"Slurm is not installed ({', '.join(missing)} missing; tools/ci/slurm_up.sh sets up a one-node cluster)"
     if "UP" not in _output("scontrol", "ping"):
-        return "slurmctld is not running (start it with scripts/ci/slurm_up.sh)"
+        return "slurmctld is not running (start it with tools/ci/slurm_up.sh)"
     states = _output("sinfo", "-h", "-o", "%T").split()
     if not any(state.rstrip("*~#").startswith(("idle", "mixed", "allocated")) for state in states):
         return f"no Slurm node takes jobs (sinfo: {' '.join(states) or 'nothing'})"
@@ -148,7 +148,7 @@ def test_demo_dubbed_on_slurm_matches_a_local_run(slurm, tmp_path):
 
     # Piper ran inside the Slurm jobs (nothing was cached yet).
     slurm_results = on_slurm / "results" / "demo"
-    assert {row.split("\t")[2] for row in (slurm_results / "synth.tsv").read_text().splitlines()[1:]} == {"api"}
+    assert {row.split("\t")[2] for row in (slurm_results / "synth.tsv").read_text().splitlines()[1:]} == {"offline"}
 
     # A copy of the same workdir (same code, same media) run locally, with the cache the Slurm
     # jobs filled (Piper samples its noise, so fresh speech differs from run to run): every later

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_short_soak_loses_nothing_and_resends_only_unfinished_lines(tmp_path):
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "soak.py"), "--segments", "30", "--seed", "3",
+    done = subprocess.run([sys.executable, str(REPO / "tools" / "soak.py"), "--segments", "30", "--seed", "3",
                            "--out", str(tmp_path)], capture_output=True, text=True, timeout=1200)
     report = json.loads((tmp_path / "report.json").read_text())
     runs = {row["run"]: row for row in report["runs"]}

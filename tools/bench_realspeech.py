@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from workflow_copy import REPO, make_workdir
 
-from conftest import API_KEY, SNAKEMAKE, api_env, clean_env, make_workdir  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import API_KEY, SNAKEMAKE, api_env, clean_env  # noqa: E402  (the test suite's run helpers)
 
 REALSPEECH = REPO.parent / "shared" / "realspeech"
 RECORDINGS = [

@@ -3,8 +3,8 @@
 # tests/test_slurm.py and CI. Debian/Ubuntu, as root (or through sudo). Idempotent: when the node
 # already answers, it does nothing.
 #
-#   scripts/ci/slurm_up.sh          install slurm + munge if missing, configure, start, wait idle
-#   scripts/ci/slurm_up.sh --down   stop the daemons it started (the configuration stays)
+#   tools/ci/slurm_up.sh            install slurm + munge if missing, configure, start, wait idle
+#   tools/ci/slurm_up.sh --down     stop the daemons it started (the configuration stays)
 #
 # No accounting (no slurmdbd): `sacct` has no data, so the profile queries job status with squeue.
 set -euo pipefail
@@ -12,7 +12,7 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 CONF=/etc/slurm/slurm.conf
-MARK="# written by scripts/ci/slurm_up.sh"
+MARK="# written by tools/ci/slurm_up.sh"
 LOGDIR=/var/log/slurm
 NODE="$(hostname -s)"
 
@@ -42,7 +42,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
 fi
 
 # 2. Configuration: one node, this machine, all its CPUs; no accounting.
-if [ -f "$CONF" ] && ! grep -qF "$MARK" "$CONF"; then
+if [ -f "$CONF" ] && ! grep -qE '^# written by (scripts|tools)/ci/slurm_up.sh' "$CONF"; then  # scripts/: its old place
     echo "slurm: $CONF exists and was not written here; using it as it is"
 else
     cpus="$(nproc)"

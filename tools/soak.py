@@ -15,13 +15,12 @@ accepted); no temp file left behind; after each kill, no line that was already f
 cache) is ever requested again; the killed run's final audio (decoded mix and the AAC track of
 dubbed.mp4) identical to the uninterrupted run's.
 
-    python scripts/soak.py [--segments 1000] [--modes async,per-segment] [--kills 3] [--seed 7]
+    python tools/soak.py [--segments 1000] [--modes async,per-segment] [--kills 3] [--seed 7]
 
 Exits non-zero if a target is missed. Writes results/soak/report.json.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -37,11 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "scripts"))
-from bench_synth import SNAKEMAKE, make_video, workdir_for  # noqa: E402
-from fakeapi import FakeAPI, speech_audio  # noqa: E402  (the test suite's server: real HTTP on 127.0.0.1)
+from bench_synth import SNAKEMAKE, make_video, workdir_for
+from fakeapi import FakeAPI, speech_audio  # the test suite's server (tools/fakeapi.py): real HTTP on 127.0.0.1
+from workflow_copy import REPO
 
 KEY = "soak-key-not-a-real-one-5Hq2"
 WORDS = ("water", "clouds", "river", "ocean", "rain", "vapour", "sunlight", "mountain", "snow", "valley")

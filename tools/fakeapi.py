@@ -19,7 +19,7 @@ In-process use (pytest)::
 
 Out of process (benchmarks)::
 
-    python tests/fakeapi.py --rpm 60 --p-500 0.05   # prints FAKEAPI_URL=http://127.0.0.1:PORT
+    python tools/fakeapi.py --rpm 60 --p-500 0.05   # prints FAKEAPI_URL=http://127.0.0.1:PORT
 
 Order of checks for an API request: route (404) -> body read (413 when too large) -> auth (401) ->
 ``quota_exhausted`` -> ``rpm`` window -> ``max_concurrent`` -> [admitted, in flight] -> one pending ``fail_next``

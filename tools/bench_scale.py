@@ -7,7 +7,7 @@ the whole workflow in a throwaway copy of the workflow (never the repository's m
 results/):
 
 * offline with Piper (the default synthesis mode for it: one batch process per video), and
-* with `tests/fakeapi.py` as the TTS backend (`tts_backend=openai`, async batch mode, a fake key).
+* with `tools/fakeapi.py` as the TTS backend (`tts_backend=openai`, async batch mode, a fake key).
 
 Each run is two Snakemake calls: everything up to `synth.tsv` (probe, extract, segments, synth),
 then `dubbed.mp4` (the post-synthesis stages fit -> mux), so the post-synthesis wall time is
@@ -36,11 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "scripts"))
-from fakeapi import FakeAPI  # noqa: E402  (the test suite's server; a real HTTP server on 127.0.0.1)
-from bench_synth import PARTS, SNAKEMAKE  # noqa: E402  (the workflow parts a throwaway copy needs)
+from bench_synth import SNAKEMAKE
+from fakeapi import FakeAPI  # the test suite's server (tools/fakeapi.py); a real HTTP server on 127.0.0.1
+from workflow_copy import REPO, make_workdir
+
+sys.path.insert(0, str(REPO / "scripts"))  # the dubbing library, for Piper's pure synthesis time
 
 KEY = "bench-key-not-a-real-one"
 GEN_RATE = 16000  # the generated sound; the video carries it as 48 kHz stereo AAC, like a real lecture
@@ -143,13 +143,7 @@ def workdir_for(root, label, video, script):
     """A throwaway copy of the workflow with the lecture in its media/ (hard-linked, not copied)."""
     work = root / label
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    for part in PARTS:
-        source = REPO / part
-        (shutil.copytree(source, work / part, ignore=shutil.ignore_patterns("__pycache__")) if source.is_dir()
-         else shutil.copy2(source, work / part))
-    (work / "media").mkdir()
-    os.link(video, work / "media" / video.name)
+    make_workdir(work, [(video, video.name)], link=True)
     shutil.copy2(script, work / "media" / script.name)
     return work
 

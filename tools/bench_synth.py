@@ -26,12 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-from fakeapi import FakeAPI  # noqa: E402  (the test suite's server; a real HTTP server on 127.0.0.1)
+from fakeapi import FakeAPI  # the test suite's server (tools/fakeapi.py); a real HTTP server on 127.0.0.1
+from workflow_copy import REPO, make_workdir
 
 KEY = "bench-key-not-a-real-one"
-PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "report")
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 WORDS = ("water", "clouds", "river", "ocean", "rain", "vapour", "sunlight", "mountain", "snow", "valley")
 
@@ -49,12 +47,7 @@ def make_video(path, seconds):
 
 
 def workdir_for(root, segments, video):
-    work = Path(tempfile.mkdtemp(prefix=f"bench{segments}-", dir=root))
-    for part in PARTS:
-        source = REPO / part
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, work / part)
-    (work / "media").mkdir()
-    os.link(video, work / "media" / "lesson.mp4")
+    work = make_workdir(tempfile.mkdtemp(prefix=f"bench{segments}-", dir=root), [(video, "lesson.mp4")], link=True)
     rows = [f"{i:04d}\t{1.2 * (i - 1):.3f}\t{1.2 * (i - 1) + 1.0:.3f}\t{line(i)}" for i in range(1, segments + 1)]
     (work / "media" / "lesson.script.tsv").write_text("id\tstart\tend\ttext\n" + "\n".join(rows) + "\n")
     return work

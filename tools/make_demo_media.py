@@ -18,7 +18,7 @@ Each utterance is rendered by espeak-ng, its leading and trailing silence is
 trimmed, and it is placed so that speech starts exactly at the stated time.
 Cue end times are start + the measured duration of the trimmed clip.
 
-Usage: python3 scripts/make_demo_media.py [--out-root DIR]
+Usage: python3 tools/make_demo_media.py [--out-root DIR]
 """
 
 from __future__ import annotations
