@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import backends
 from .cache import SpeechCache
+from .files import write_text_atomic
 from .synth import is_current, make_job
 
 # Estimated request latency (seconds) for the wall-time estimate: a fixed part plus per character.
@@ -74,7 +75,7 @@ def write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_co
     summary = plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, voices)
     text = format_plan(video, summary, price_per_million(prices, settings))
     print(text)
-    Path(dest).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    write_text_atomic(dest, json.dumps(summary, indent=1) + "\n")
     return summary
 
 

@@ -90,7 +90,8 @@ def timeline_figure(source_wav, sync_rows, dest, title):
 def summary_page(dest, video, summary, rows, settings, synth_index, config):
     """A self-contained HTML page: sync summary, backends and voices, requests vs cache, per-line table."""
     sources = [line.split("\t")[2] for line in Path(synth_index).read_text().splitlines()[1:]]
-    requested, cached = sources.count("api"), len(sources) - sources.count("api")
+    cached = sources.count("cache")
+    requested = len(sources) - cached  # made now: sent to the API or spoken by the offline voice
     esc = html.escape
 
     def fmt(value, digits=3):

@@ -126,6 +126,11 @@ def discard_parts(requests, tmp):
             path.unlink(missing_ok=True)
 
 
+def made_by(settings):
+    """Where newly made speech came from, as tts/<id>.json and synth.tsv record it: api or offline (or cache)."""
+    return "api" if backends.info("tts", settings.backend).key else "offline"
+
+
 def is_current(job):
     """The segment's audio exists and was made from exactly this text and voice settings."""
     try:
@@ -187,9 +192,10 @@ def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None
         with scratch_file(job.wav, ".wav") as tmp:
             _speak(synthesizer, job, tmp)
             seconds = _store(job, cache, settings, tmp)
-    _finish(job, cache, settings, "api", seconds)
+    source = made_by(settings)
+    _finish(job, cache, settings, source, seconds)
     log.info("segment %s: synthesized, %.2f s", job.id, seconds)
-    return "api"
+    return source
 
 
 class AdaptiveLimit:
@@ -381,7 +387,7 @@ def _run_local(jobs, settings, cache, stats):
                 _speak(voices[job.settings.voice], job, tmp)
                 speaking += time.monotonic() - mark
                 seconds = _store(job, cache, job.settings, tmp)
-            _finish(job, cache, job.settings, "api", seconds)
+            _finish(job, cache, job.settings, "offline", seconds)
             stats.sent += 1
             progress.update(1)
     finally:
