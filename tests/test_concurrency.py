@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from conftest import MEDIA, REPO, api_env, clean_env, demo_lesson, make_workdir, run_snakemake
 
-from dubbing.synth import AdaptiveLimit
+from dubbing.flow import AdaptiveLimit
 
 pytestmark = pytest.mark.e2e
 

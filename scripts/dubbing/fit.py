@@ -19,7 +19,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import audio, backends, fitting, placement, shorten, synth
+from . import audio, backends, fitting, jobs, placement, shorten, synth
 from .cache import SpeechCache
 from .errors import DubbingError
 from .files import write_text_atomic
@@ -100,7 +100,7 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
     missing is left to atempo, within max_speedup counted on the real speed-up.
     """
     max_voice = backends.info("tts", settings.backend).max_speed / settings.speed
-    context = synth.context_for(script, settings)
+    context = jobs.context_for(script, settings)
     cache = SpeechCache(cache_dir)
     wanted = dict(zip(ids, rates))
     base = {seg_id: seconds for seg_id, seconds in zip(ids, natural)}
@@ -110,12 +110,12 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
     for attempt in range(VOICE_ROUNDS):
         if not asked:
             break
-        jobs = [synth.make_job(segment_json[seg_id], paced_dir / f"{seg_id}.wav", paced_dir / f"{seg_id}.json",
-                               settings, context, voices, rate=rate, text=texts.get(seg_id))
-                for seg_id, rate in asked.items()]
-        stats = synth.voice_jobs(jobs, settings, cache, max_concurrent, requests_per_minute)
+        batch = [jobs.make_job(segment_json[seg_id], paced_dir / f"{seg_id}.wav", paced_dir / f"{seg_id}.json",
+                                settings, context, voices, rate=rate, text=texts.get(seg_id))
+                 for seg_id, rate in asked.items()]
+        stats = synth.voice_jobs(batch, settings, cache, max_concurrent, requests_per_minute)
         log.info("voice rate, round %d: %d line(s): %d sent, %d from the cache, %d up to date", attempt + 1,
-                 len(jobs), stats.sent, stats.cached, stats.kept)
+                 len(batch), stats.sent, stats.cached, stats.kept)
         error = synth.failure(stats, paced_dir)
         if error:
             raise error

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import backends
 from .cache import SpeechCache
 from .files import write_text_atomic
-from .synth import is_current, make_job
+from .jobs import is_current, make_job
 
 # Estimated request latency (seconds) for the wall-time estimate: a fixed part plus per character.
 LATENCY_BASE = 0.4

@@ -13,7 +13,7 @@ import logging
 import math
 from pathlib import Path
 
-from . import audio, backends, synth
+from . import audio, backends, jobs, synth
 from .cache import SpeechCache, TextCache, text_key
 from .files import write_text_atomic
 from .script import clean_text, read_script
@@ -62,7 +62,7 @@ def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, *,
     texts = {seg_id: seg.text for seg_id, seg in segments.items()}
     speech = {seg_id: audio.speech_seconds(path) for seg_id, path in tts_path.items()}
     text_cache, speech_cache = TextCache(cache_dir), SpeechCache(cache_dir)
-    context = synth.context_for(script, tts)
+    context = jobs.context_for(script, tts)
     changed, given_up = {}, set()
     for attempt in range(ROUNDS):
         over = [seg_id for seg_id in texts if seg_id not in given_up
@@ -77,9 +77,9 @@ def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, *,
         answers = _ask(translator, lines, translate, text_cache)
         shorter = {seg_id: text for seg_id, text in answers.items() if text and len(text) < len(texts[seg_id])}
         given_up.update(set(over) - set(shorter))
-        jobs = [synth.make_job(segment_json[seg_id], out_dir / f"{seg_id}.wav", out_dir / f"{seg_id}.json", tts,
-                               context, voices, text=text) for seg_id, text in shorter.items()]
-        stats = synth.voice_jobs(jobs, tts, speech_cache, max_concurrent, requests_per_minute)
+        batch = [jobs.make_job(segment_json[seg_id], out_dir / f"{seg_id}.wav", out_dir / f"{seg_id}.json", tts,
+                                context, voices, text=text) for seg_id, text in shorter.items()]
+        stats = synth.voice_jobs(batch, tts, speech_cache, max_concurrent, requests_per_minute)
         error = synth.failure(stats, out_dir)
         if error:
             raise error

@@ -84,7 +84,7 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     line re-fits it without re-synthesizing it, and a voice change makes exactly the lines it
     changes stale in either synthesis mode, whichever mode wrote their audio before.
     """
-    from . import backends, fitting, synth
+    from . import backends, fitting, jobs
     from .script import check_within, format_script, long_lines, read_script
 
     segments = read_script(script_path)
@@ -97,7 +97,7 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     slots = fitting.slots_for(segments, duration, min_gap)
     changed = 0
     for seg, slot in zip(segments, slots):
-        key = synth.line_key(tts, seg.speaker, voices, seg.text)
+        key = jobs.line_key(tts, seg.speaker, voices, seg.text)
         changed += write_if_changed(
             Path(segment_dir) / f"{seg.id}.json",
             _dump({"id": seg.id, "text": seg.text, "speaker": seg.speaker, "key": key}),

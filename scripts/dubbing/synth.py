@@ -1,181 +1,29 @@
-"""Synthesis of a video's segments, through the shared cache: one segment per job, or all at once.
+"""Synthesis runners: one line per job (per-segment mode), or many lines from one process (the
+async batch, and the fit and shorten re-voicing lines), through the shared cache.
 
 Both modes write the same files: ``tts/<id>.wav`` (the raw speech) and ``tts/<id>.json`` (which
 cache key made it and where it came from), so switching modes re-synthesizes nothing and either
-mode can tell which segments are stale. This module is imported by every per-segment job, so it
+mode can tell which segments are stale (``jobs.is_current``). The job model and cache protocol are
+in ``jobs.py``, the limits and progress in ``flow.py``. Imported by every per-segment job, so it
 imports nothing heavy; SDKs load only when a request must really be sent.
 """
 
 import asyncio
-import dataclasses
 import json
 import logging
-import math
 import sys
 import time
 import wave
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import backends, retry
-from .cache import SpeechCache, cache_key
+from .cache import SpeechCache
 from .errors import DubbingError
 from .files import scratch_file, write_text_atomic
-from .script import read_script, split_for_speech
+from .flow import RATE_MARGIN, AdaptiveLimit, BatchStats, Progress, wait_after
+from .jobs import context_for, finish, is_current, made_by, make_job, parts_into, speak, store
 
 log = logging.getLogger("dubbing")
-
-RATE_MARGIN = 1.01  # stay 1 % under the requests-per-minute cap
-
-
-@dataclass
-class Job:
-    """One segment to synthesize."""
-
-    id: str
-    text: str
-    wav: Path
-    record: Path
-    key: str
-    previous_text: str | None = None
-    next_text: str | None = None
-    where: str = ""
-    settings: object = None  # the backend settings with this line's speaker's voice
-    parts: list = field(default_factory=list)  # the text cut to the backend's request limit (usually one part)
-
-
-def context_for(manifest, settings):
-    """{id: (previous text, next text)} when the backend wants neighbours' text, else {}."""
-    if not manifest or not backends.info("tts", settings.backend).uses_context:
-        return {}
-    segments = read_script(manifest)
-    return {
-        seg.id: (segments[i - 1].text if i else None, segments[i + 1].text if i + 1 < len(segments) else None)
-        for i, seg in enumerate(segments)
-    }
-
-
-def voice_settings(settings, speaker, voices):
-    """``settings`` with the voice of ``speaker`` (config ``voices``: speaker -> voice, "default")."""
-    voice = (voices or {}).get(speaker) or (voices or {}).get("default")
-    return dataclasses.replace(settings, voice=voice) if voice else settings
-
-
-def line_settings(settings, speaker, voices, rate=1.0):
-    """The settings a line is voiced with: its speaker's voice, ``rate`` times the configured speed."""
-    settings = voice_settings(settings, speaker, voices)
-    if rate != 1.0:
-        settings = dataclasses.replace(settings, speed=round(settings.speed * rate, 4))
-    return settings
-
-
-def line_key(settings, speaker, voices, text, rate=1.0):
-    """The cache key of a line's speech (what ``make_job`` will ask the cache and the backend for)."""
-    return cache_key(line_settings(settings, speaker, voices, rate), text)
-
-
-def make_job(segment_json, wav, record, settings, context, voices=None, rate=1.0, text=None):
-    """The job for one segment; ``rate`` speeds the voice up (it multiplies the configured speed, so it
-    is part of the cache key); ``text`` replaces the segment's own (a shortened translation)."""
-    segment = json.loads(Path(segment_json).read_text(encoding="utf-8"))
-    if text is not None:
-        segment["text"] = text
-    previous_text, next_text = context.get(segment["id"], (None, None))
-    settings = line_settings(settings, segment.get("speaker", ""), voices, rate)
-    parts = split_for_speech(segment["text"], backends.info("tts", settings.backend).max_chars)
-    return Job(segment["id"], segment["text"], Path(wav), Path(record), cache_key(settings, segment["text"]),
-               previous_text, next_text, where=f"{segment_json} (segment {segment['id']})", settings=settings,
-               parts=parts)
-
-
-def requests_for(job, tmp):
-    """What to send for ``job``, as (text, wav path, previous text, next text) per request.
-
-    Usually one request writing ``tmp``. A line longer than the backend's request limit goes in
-    parts (cut at sentence ends), each with its neighbouring parts as context, written next to
-    ``tmp`` and joined into it by ``join_parts``.
-    """
-    if len(job.parts) <= 1:
-        return [(job.text, tmp, job.previous_text, job.next_text)]
-    last = len(job.parts) - 1
-    return [(text, tmp.with_name(f"{tmp.name}.part{i}.wav"), job.previous_text if i == 0 else job.parts[i - 1],
-             job.next_text if i == last else job.parts[i + 1]) for i, text in enumerate(job.parts)]
-
-
-def join_parts(requests, tmp):
-    """Concatenate the parts' WAVs into ``tmp`` (one part: already there) and delete them."""
-    paths = [path for _, path, _, _ in requests if path != tmp]
-    if not paths:
-        return
-    try:
-        with wave.open(str(tmp), "wb") as out:
-            for i, path in enumerate(paths):
-                with wave.open(str(path), "rb") as part:
-                    if i == 0:
-                        out.setparams(part.getparams())
-                    elif part.getparams()[:3] != out.getparams()[:3]:
-                        raise DubbingError(path, "parts of one line came back in different audio formats")
-                    out.writeframes(part.readframes(part.getnframes()))
-    finally:
-        discard_parts(requests, tmp)
-
-
-def discard_parts(requests, tmp):
-    for _, path, _, _ in requests:
-        if path != tmp:
-            path.unlink(missing_ok=True)
-
-
-def made_by(settings):
-    """Where newly made speech came from, as tts/<id>.json and synth.tsv record it: api or offline (or cache)."""
-    return "api" if backends.info("tts", settings.backend).key else "offline"
-
-
-def is_current(job):
-    """The segment's audio exists and was made from exactly this text and voice settings."""
-    try:
-        return job.wav.is_file() and json.loads(job.record.read_text(encoding="utf-8"))["key"] == job.key
-    except (FileNotFoundError, ValueError, KeyError):
-        return False
-
-
-def _check_audio(path, job, backend):
-    with wave.open(str(path), "rb") as wav:
-        frames, rate = wav.getnframes(), wav.getframerate()
-    if frames == 0:
-        raise DubbingError(job.where, f"{backend} returned no audio")
-    return frames / rate
-
-
-def _finish(job, cache, settings, source, seconds=None):
-    """Place the cached audio at tts/<id>.wav and record where it came from.
-
-    The record first, the audio last: downstream rules ask only for the WAV, so a job killed in
-    between leaves its WAV missing and is rerun. (The other order failed in `make soak`: Snakemake
-    did not rerun a killed job whose unrequested record was missing, despite its incomplete markers.)
-    """
-    write_text_atomic(job.record, json.dumps({"id": job.id, "key": job.key, "source": source,
-                                              "backend": settings.backend, "seconds": seconds}) + "\n")
-    cache.copy_to(job.key, job.wav)
-
-
-def _store(job, cache, settings, tmp):
-    seconds = _check_audio(tmp, job, settings.backend)
-    cache.put(job.key, tmp, {"text": job.text, "backend": settings.backend, "model": settings.model,
-                             "voice": settings.voice, "seconds": round(seconds, 3)})
-    return round(seconds, 3)
-
-
-def _speak(synthesizer, job, tmp):
-    """The job's speech into ``tmp`` with a synchronous synthesizer (in parts if the line is long)."""
-    requests = requests_for(job, tmp)
-    try:
-        for text, path, previous_text, next_text in requests:
-            synthesizer.synthesize(text, path, previous_text, next_text, where=job.where, settings=job.settings)
-    except BaseException:
-        discard_parts(requests, tmp)
-        raise
-    join_parts(requests, tmp)
 
 
 def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None, voices=None):
@@ -185,102 +33,17 @@ def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None
     settings = job.settings
     with cache.lock(job.key):
         if cache.get(job.key):
-            _finish(job, cache, settings, "cache")
+            finish(job, cache, settings, "cache")
             log.info("segment %s: from the cache (%s)", job.id, job.key[:12])
             return "cache"
         synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
         with scratch_file(job.wav, ".wav") as tmp:
-            _speak(synthesizer, job, tmp)
-            seconds = _store(job, cache, settings, tmp)
+            speak(synthesizer, job, tmp)
+            seconds = store(job, cache, settings, tmp)
     source = made_by(settings)
-    _finish(job, cache, settings, source, seconds)
+    finish(job, cache, settings, source, seconds)
     log.info("segment %s: synthesized, %.2f s", job.id, seconds)
     return source
-
-
-class AdaptiveLimit:
-    """How many requests may be in flight: AIMD on the server's rate-limit answers.
-
-    A 429 ``rate_limit_exceeded`` halves the limit (once per burst: 429s for requests that were
-    already in flight when it was lowered do not lower it again); each success adds 1/limit, so
-    the limit grows by about one per round of requests, back up to ``ceiling``.
-    """
-
-    def __init__(self, ceiling):
-        self.ceiling = ceiling
-        self.limit = float(ceiling)
-        self.in_flight = 0
-        self._changed = asyncio.Condition()
-        self._epoch = 0  # bumped on each decrease
-        self.decreases = 0
-
-    @property
-    def allowed(self):
-        return max(1, math.floor(self.limit))
-
-    async def acquire(self):
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.in_flight < self.allowed)
-            self.in_flight += 1
-            return self._epoch
-
-    async def release(self, epoch, outcome):
-        async with self._changed:
-            self.in_flight -= 1
-            before = self.allowed
-            if outcome == "rate_limited" and epoch == self._epoch and self.limit > 1:
-                self.limit = max(1.0, self.limit / 2)
-                self._epoch += 1
-                self.decreases += 1
-            elif outcome == "ok" and self.limit < self.ceiling:
-                self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
-            if self.allowed != before:
-                log.info("concurrency %d -> %d (%s)", before, self.allowed,
-                         "rate limited" if outcome == "rate_limited" else "recovering")
-            self._changed.notify_all()
-
-
-def _wait_after(last_request, period):
-    """Seconds to wait so that this job's first request keeps ``period`` after the last one any job
-    sent (jobs that send many requests take the whole `api` pool, so they run one after another and
-    the spacing of requests_per_minute holds across them too)."""
-    try:
-        last = float(last_request.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return 0.0
-    return min(period, max(0.0, last + period - time.time()))
-
-
-@dataclass
-class BatchStats:
-    total: int = 0
-    kept: int = 0
-    cached: int = 0
-    sent: int = 0
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    last_sent: float = 0.0  # wall-clock time of the last request started
-    failed: dict = field(default_factory=dict)
-
-
-class _Progress:
-    """A live tqdm bar on stderr: segments done / total, rate, ETA, retries, concurrency."""
-
-    def __init__(self, total, stats, limit):
-        from tqdm import tqdm
-
-        self.stats, self.limit = stats, limit
-        self.bar = tqdm(total=total, unit="seg", desc="synthesizing", file=sys.stderr, mininterval=0.5,
-                        dynamic_ncols=True, disable=total == 0)
-
-    def update(self, done=0):
-        self.bar.set_postfix(retries=self.stats.retries, in_flight=f"{self.limit.in_flight}/{self.limit.allowed}",
-                             refresh=False)
-        self.bar.update(done)
-
-    def close(self):
-        self.bar.close()
 
 
 async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_minute):
@@ -293,9 +56,9 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
     rate = AsyncLimiter(1, period) if period else None
     last_request = cache.root.parent / "last_request"  # shared by every job using this cache
     if period:
-        await asyncio.sleep(_wait_after(last_request, period))
+        await asyncio.sleep(wait_after(last_request, period))
     limit = AdaptiveLimit(max_concurrent)
-    progress = _Progress(len(jobs), stats, limit)
+    progress = Progress(len(jobs), stats, limit)
     provider = getattr(backends.load("tts", settings.backend), "PROVIDER", settings.backend)
 
     stop = asyncio.Event()  # set by a permanent error (quota, key): nothing more is sent
@@ -333,17 +96,12 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
 
         try:
             with scratch_file(job.wav, ".wav") as tmp:
-                requests = requests_for(job, tmp)
-                try:
+                with parts_into(job, tmp) as requests:
                     for request in requests:
                         await retry.acall(lambda: attempt(*request), provider=provider, where=job.where,
                                           max_retries=settings.max_retries, on_retry=counted)
-                except BaseException:
-                    discard_parts(requests, tmp)
-                    raise
-                join_parts(requests, tmp)
-                seconds = _store(job, cache, job.settings, tmp)
-            _finish(job, cache, job.settings, "api", seconds)
+                seconds = store(job, cache, job.settings, tmp)
+            finish(job, cache, job.settings, "api", seconds)
             stats.sent += 1
         except retry.GaveUp as err:
             stats.failed[job.id] = err.problem
@@ -373,7 +131,7 @@ def _run_local(jobs, settings, cache, stats):
         return
     backend = backends.load("tts", settings.backend)
     voices = {}  # one loaded voice per distinct voice, each loaded once
-    progress = _Progress(len(jobs), stats, AdaptiveLimit(1))
+    progress = Progress(len(jobs), stats, AdaptiveLimit(1))
     loading = speaking = 0.0  # seconds loading voices / synthesizing (`make bench-scale` compares them)
     started = time.monotonic()
     try:
@@ -384,10 +142,10 @@ def _run_local(jobs, settings, cache, stats):
                 loading += time.monotonic() - mark
             with scratch_file(job.wav, ".wav") as tmp:
                 mark = time.monotonic()
-                _speak(voices[job.settings.voice], job, tmp)
+                speak(voices[job.settings.voice], job, tmp)
                 speaking += time.monotonic() - mark
-                seconds = _store(job, cache, job.settings, tmp)
-            _finish(job, cache, job.settings, "offline", seconds)
+                seconds = store(job, cache, job.settings, tmp)
+            finish(job, cache, job.settings, "offline", seconds)
             stats.sent += 1
             progress.update(1)
     finally:
@@ -409,7 +167,7 @@ def voice_jobs(jobs, settings, cache, max_concurrent=5, requests_per_minute=0):
         if is_current(job):
             stats.kept += 1
         elif cache.get(job.key):
-            _finish(job, cache, job.settings, "cache")
+            finish(job, cache, job.settings, "cache")
             stats.cached += 1
         elif job.key in seen:
             seen[job.key].append(job)  # the same line twice in this video: one request
@@ -426,7 +184,7 @@ def voice_jobs(jobs, settings, cache, max_concurrent=5, requests_per_minute=0):
     for first in to_send:
         for twin in seen[first.key][1:]:
             if cache.get(twin.key):
-                _finish(twin, cache, twin.settings, "cache")
+                finish(twin, cache, twin.settings, "cache")
                 stats.cached += 1
     return stats
 

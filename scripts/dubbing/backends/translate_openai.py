@@ -84,58 +84,46 @@ def parse_answer(content, expected_ids):
     return texts
 
 
-def translate(cues, settings):
-    segments = segments_from_cues(cues)
-    lines = [(seg, (segments[i + 1].start if i + 1 < len(segments) else seg.end) - seg.start)
-             for i, seg in enumerate(segments)]
+def _answers(requests, prompt, settings, what):
+    """{id: text} over all ``requests`` (JSON documents with a ``segments`` list), sent in parallel, each
+    re-asked (retry loop) until its answer has every id with text."""
     client = openai_client.client(settings)
 
-    def translate_batch(index):
-        request = batch_request(lines, index, settings.batch_size, settings.target_language)
+    def ask(request):
         ids = [item["id"] for item in request["segments"]]
 
         def attempt():
             reply = client.chat.completions.create(
                 model=settings.model,
-                messages=[{"role": "system", "content": SYSTEM_PROMPT},
+                messages=[{"role": "system", "content": prompt},
                           {"role": "user", "content": json.dumps(request, ensure_ascii=False)}],
                 response_format={"type": "json_schema", "json_schema": SCHEMA},
             )
             return parse_answer(reply.choices[0].message.content, ids)
 
-        return retry.call(attempt, provider=openai_client.PROVIDER, where=f"translation of segments {ids[0]}-{ids[-1]}",
+        return retry.call(attempt, provider=openai_client.PROVIDER, where=f"{what} of segments {ids[0]}-{ids[-1]}",
                           max_retries=settings.max_retries)
 
+    texts = {}
     with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_BATCHES, settings.max_concurrent))) as pool:
-        texts = {}
-        for answer in pool.map(translate_batch, range(0, len(lines), settings.batch_size)):
+        for answer in pool.map(ask, requests):
             texts.update(answer)
+    return texts
+
+
+def translate(cues, settings):
+    segments = segments_from_cues(cues)
+    lines = [(seg, (segments[i + 1].start if i + 1 < len(segments) else seg.end) - seg.start)
+             for i, seg in enumerate(segments)]
+    requests = [batch_request(lines, index, settings.batch_size, settings.target_language)
+                for index in range(0, len(lines), settings.batch_size)]
+    texts = _answers(requests, SYSTEM_PROMPT, settings, "translation")
     return [dataclasses.replace(seg, text=texts[seg.id]) for seg in segments]
 
 
 def shorten(lines, settings):
     """{id: shorter text} for lines (dicts: id, source_text, text, seconds, max_chars) that do not fit their time."""
-    client = openai_client.client(settings)
-
-    def shorten_batch(index):
-        batch = lines[index : index + settings.batch_size]
-        request = {"task": "shorten", "target_language": settings.target_language, "segments": batch}
-        ids = [line["id"] for line in batch]
-
-        def attempt():
-            reply = client.chat.completions.create(
-                model=settings.model,
-                messages=[{"role": "system", "content": SHORTEN_PROMPT},
-                          {"role": "user", "content": json.dumps(request, ensure_ascii=False)}],
-                response_format={"type": "json_schema", "json_schema": SCHEMA},
-            )
-            return parse_answer(reply.choices[0].message.content, ids)
-
-        return retry.call(attempt, provider=openai_client.PROVIDER, where=f"shortening of segments {', '.join(ids)}",
-                          max_retries=settings.max_retries)
-
-    texts = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_BATCHES, settings.max_concurrent))) as pool:
-        for answer in pool.map(shorten_batch, range(0, len(lines), settings.batch_size)):
-            texts.update(answer)
-    return texts
+    requests = [{"task": "shorten", "target_language": settings.target_language,
+                 "segments": lines[index : index + settings.batch_size]}
+                for index in range(0, len(lines), settings.batch_size)]
+    return _answers(requests, SHORTEN_PROMPT, settings, "shortening")
