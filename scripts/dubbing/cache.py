@@ -24,20 +24,23 @@ from .script import clean_text
 VERSION = 1
 
 
+def text_key(**identity):
+    """Hex key (SHA-256) of everything that determines an answer: a line's speech, a shortened translation."""
+    blob = json.dumps({"v": VERSION, **identity}, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
 def cache_key(settings, text):
     """Hex key for ``text`` spoken with ``settings`` (a backends.Settings)."""
-    identity = {
-        "v": VERSION,
-        "backend": settings.backend,
-        "model": settings.model,
-        "voice": settings.voice,
-        "instructions": effective_instructions(settings),  # only what is really sent
-        "speed": round(float(settings.speed), 4),
-        "format": settings.response_format if settings.backend == "openai" else "",
-        "text": clean_text(text),
-    }
-    blob = json.dumps(identity, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
+    return text_key(
+        backend=settings.backend,
+        model=settings.model,
+        voice=settings.voice,
+        instructions=effective_instructions(settings),  # only what is really sent
+        speed=round(float(settings.speed), 4),
+        format=settings.response_format if settings.backend == "openai" else "",
+        text=clean_text(text),
+    )
 
 
 class SpeechCache:
@@ -105,12 +108,6 @@ class SpeechCache:
                 if stale.stat().st_mtime < min(cutoff, time.time() - 86400):
                     stale.unlink()
         return removed
-
-
-def text_key(**identity):
-    """Hex key for a text answer (e.g. a shortened translation) from everything that determines it."""
-    blob = json.dumps({"v": VERSION, **identity}, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
 
 
 class TextCache:
