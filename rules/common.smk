@@ -8,7 +8,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from dubbing import secrets
+from dubbing import languages, secrets
+from dubbing.errors import DubbingError
 from dubbing.backends import Settings, info as backend_info
 
 import difflib
@@ -33,6 +34,39 @@ with open(Path(workflow.basedir) / "config" / "schema.yaml") as _schema:
 if _unknown:
     raise WorkflowError(f"config: unknown key {', '.join(_unknown)}")
 validate(config, schema="../config/schema.yaml")
+
+if config["source_language"] == "auto":
+    config["source_language"] = ""
+
+
+def voice_language_errors():
+    """Config that cannot give a dub in target_language, caught before anything runs (one line each)."""
+    target = config["target_language"]
+    if config["translate_backend"] == "whisper" and not languages.same(target, "en"):
+        yield (
+            f"target_language {target}: translate_backend whisper translates into English only; "
+            "use translate_backend openai to dub into another language"
+        )
+    if config["tts_backend"] != "piper" or not languages.code(target):
+        return
+    from dubbing.backends.tts_piper import voice_language
+
+    for voice in {config["tts_voice"], *config["voices"].values()}:
+        spoken = voice_language(voice)
+        if spoken and not languages.same(spoken, target):
+            yield (
+                f"target_language {target}: the Piper voice {voice or 'en_US-joe-medium'} speaks "
+                f"{languages.name(spoken)}; choose a Piper voice for {target} (tts_voice: its .onnx file) "
+                "or a cloud tts_backend"
+            )
+
+
+try:
+    _language_errors = list(voice_language_errors())
+except DubbingError as error:
+    raise WorkflowError(str(error))
+if _language_errors:
+    raise WorkflowError(_language_errors[0])
 
 # Cap concurrent API jobs at max_concurrent unless the command line set `--resources api=N`.
 if "api" not in workflow.global_resources:

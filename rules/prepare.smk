@@ -54,7 +54,8 @@ rule transcribe:
 
 rule translate:
     input:
-        "results/{video}/transcript.json",
+        transcript="results/{video}/transcript.json",
+        audio="results/{video}/audio/source.wav",  # Whisper translates each line from its own audio
     output:
         "results/{video}/script.tsv",
     log:

@@ -6,7 +6,7 @@ from dubbing.step import run_step
 run_step(
     snakemake,
     lambda sm: translate(
-        transcript_json=sm.input[0], dest=sm.output[0],
+        transcript_json=sm.input.transcript, source_wav=sm.input.audio, dest=sm.output[0],
         settings=Settings(**sm.params.translate).holding(sm.resources.api),
     ),
 )

@@ -69,7 +69,7 @@ def test_word_error_rate_counts_edits_per_reference_word():
 def phone_call(tmp_path_factory):
     """The phone call transcribed twice, each time with a fresh model, as two pipeline runs would."""
     audio = source_wav(REAL / "pyannote_sample.flac", 1, tmp_path_factory.mktemp("phone"))
-    return transcribe(audio, None, SETTINGS), transcribe(audio, None, SETTINGS)
+    return transcribe(audio, None, SETTINGS).cues, transcribe(audio, None, SETTINGS).cues
 
 
 def test_phone_call_gives_the_same_lines_every_time(phone_call):
@@ -104,7 +104,7 @@ def test_phone_call_lines_are_sentences_a_voice_can_say(phone_call):
 
 
 def test_jfk_speech_is_transcribed_word_for_word(tmp_path):
-    cues = transcribe(source_wav(REAL / "jfk.flac", 2, tmp_path), None, SETTINGS)
+    cues = transcribe(source_wav(REAL / "jfk.flac", 2, tmp_path), None, SETTINGS).cues
     reference = (REAL / "jfk.txt").read_text(encoding="utf-8")
     text = " ".join(cue.text for cue in cues)
     assert word_error_rate(reference, text) <= JFK_MAX_WER, text

@@ -10,7 +10,7 @@ import logging
 import math
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import DubbingError
@@ -31,6 +31,7 @@ class Segment:
     text: str
     speaker: str = ""
     source_text: str = ""
+    line: int = field(default=0, compare=False)  # the script file's line it was read from (0 = not from a file)
 
     @property
     def duration(self):
@@ -126,6 +127,7 @@ def parse_script(text, path="<script>"):
                 text=text_value,
                 speaker=clean_text(row.get("speaker")),
                 source_text=clean_text(row.get("source_text")),
+                line=line_no,
             )
         )
     if not segments:

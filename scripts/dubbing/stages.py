@@ -48,28 +48,44 @@ def extract_audio(media, probe_json, dest):
 
 
 def transcribe(source_wav, subtitles_path, dest, settings):
-    from . import backends
+    from . import backends, languages
 
-    cues = backends.load("asr", settings.backend).transcribe(source_wav, subtitles_path, settings)
-    if not cues:
+    result = backends.load("asr", settings.backend).transcribe(source_wav, subtitles_path, settings)
+    if not isinstance(result, backends.Transcript):  # a backend that cannot tell the language
+        result = backends.Transcript(result, language=languages.code(settings.source_language))
+    if not result.cues:
         raise DubbingError(subtitles_path or source_wav, f"the {settings.backend} backend found no speech")
-    log.info("%d cues from %s", len(cues), settings.backend)
+    log.info("%d cues from %s (%s)", len(result.cues), settings.backend,
+             languages.name(result.language) if result.language else "language unknown")
     data = {
         "backend": settings.backend,
-        "segments": [{"start": c.start, "end": c.end, "text": c.text, "speaker": c.speaker} for c in cues],
+        "model": result.model,
+        "language": result.language,
+        "language_probability": result.language_probability,
+        "segments": [{"start": c.start, "end": c.end, "text": c.text, "speaker": c.speaker} for c in result.cues],
     }
     write_text_atomic(dest, _dump(data))
 
 
-def translate(transcript_json, dest, settings):
+def translate(transcript_json, source_wav, dest, settings):
+    """The script from the transcript, in the dub's language: the translator gets the language heard."""
+    import dataclasses
+
     import pandas as pd
 
-    from . import backends, subtitles
+    from . import backends, languages, subtitles
     from .script import normalize_cues
 
-    cues = [subtitles.Cue(s["start"], s["end"], s["text"], s.get("speaker", ""))
-            for s in _load(transcript_json)["segments"]]
-    segments = backends.load("translate", settings.backend).translate(normalize_cues(cues), settings)
+    transcript = _load(transcript_json)
+    language = languages.code(transcript.get("language")) or languages.code(settings.source_language)
+    settings = dataclasses.replace(settings, source_language=language)
+    if settings.backend == "none" and language and not languages.same(language, settings.target_language):
+        raise DubbingError(transcript_json, f"the speech is {languages.name(language)} and target_language is "
+                                            f"{settings.target_language}, but translate_backend none keeps the "
+                                            "words as spoken: use translate_backend auto (offline, into English) "
+                                            f"or openai, or set target_language: {language}")
+    cues = [subtitles.Cue(s["start"], s["end"], s["text"], s.get("speaker", "")) for s in transcript["segments"]]
+    segments = backends.load("translate", settings.backend).translate(normalize_cues(cues), settings, source_wav)
     frame = pd.DataFrame([seg.as_row() for seg in segments])
     with atomic_output(dest, ".tsv") as tmp:
         frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
@@ -90,6 +106,11 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     segments = read_script(script_path)
     duration = _load(probe_json)["duration"]
     check_within(segments, duration, script_path)
+    if tts.backend == "piper":
+        from .backends import tts_piper
+
+        tts_piper.unpronounceable(segments, lambda seg: jobs.voice_settings(tts, seg.speaker, voices).voice,
+                                  script_path)
     max_chars = backends.info("tts", tts.backend).max_chars
     for seg_id, parts in long_lines(segments, max_chars).items():
         log.warning("segment %s: longer than the %d characters one %s request carries; it will be sent in %d "

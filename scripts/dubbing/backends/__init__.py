@@ -1,7 +1,9 @@
 """The backend seams: one small interface per capability, one module per provider.
 
-* ASR (transcribe):  ``transcribe(audio_path, subtitles_path, settings) -> list[Cue]``
-* translation:       ``translate(segments, settings) -> list[Segment]`` (text filled in); those with
+* ASR (transcribe):  ``transcribe(audio_path, subtitles_path, settings) -> Transcript`` (or a bare
+  ``list[Cue]`` when the backend cannot tell the language)
+* translation:       ``translate(cues, settings, audio_path) -> list[Segment]`` (text filled in; the
+  audio is the source's, for translators that listen: Whisper's translate task); those with
   ``shortens`` also ``shorten(lines, settings) -> {id: text}`` (a line rewritten for a time budget)
 * TTS (synthesize):  ``Synthesizer(settings).synthesize(text, wav_path, previous_text, next_text, where, settings)``
   writes one WAV (``settings`` may carry another speed or voice); cloud providers also have
@@ -15,6 +17,16 @@ pays for an SDK it does not call. Adding a provider is one new module and one li
 import dataclasses
 import importlib
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What a recognizer heard: the timed lines and, when it can tell, the language ("" = unknown)."""
+
+    cues: list
+    language: str = ""
+    language_probability: float | None = None  # when detected, not given
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -32,11 +44,13 @@ class Backend:
 
 ASR = {
     "subtitles": Backend("asr_subtitles"),
-    "faster-whisper": Backend("asr_whisper", default_model="tiny.en"),
+    "faster-whisper": Backend("asr_whisper", default_model="auto"),
     "openai": Backend("asr_openai", default_model="whisper-1", key="OPENAI_API_KEY"),
 }
 TRANSLATE = {
+    "auto": Backend("translate_auto"),
     "none": Backend("translate_none"),
+    "whisper": Backend("translate_whisper", default_model="base"),
     "openai": Backend("translate_openai", default_model="gpt-4o-mini", key="OPENAI_API_KEY", shortens=True),
 }
 TTS = {

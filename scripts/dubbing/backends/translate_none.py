@@ -3,5 +3,5 @@
 from ..script import segments_from_cues
 
 
-def translate(cues, settings):
+def translate(cues, settings, audio_path=None):
     return segments_from_cues(cues)

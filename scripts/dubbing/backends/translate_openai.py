@@ -111,7 +111,7 @@ def _answers(requests, prompt, settings, what):
     return texts
 
 
-def translate(cues, settings):
+def translate(cues, settings, audio_path=None):
     segments = segments_from_cues(cues)
     lines = [(seg, (segments[i + 1].start if i + 1 < len(segments) else seg.end) - seg.start)
              for i, seg in enumerate(segments)]

