@@ -1,5 +1,6 @@
 """The fake OpenAI / ElevenLabs server (tools/fakeapi.py) driven by the REAL SDKs over HTTP, SDK retries off."""
 
+import base64
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from elevenlabs.client import ElevenLabs
 from elevenlabs.core.api_error import ApiError
 
-from fakeapi import FakeAPI, speech_audio, speech_duration, voice_f0, wav_bytes
+from fakeapi import FakeAPI, dominant_pitch, speech_audio, speech_duration, voice_f0, wav_bytes
 
 KEY = "test-key"
 TEXT = "The quick brown fox jumps over the lazy dog."
@@ -244,6 +245,117 @@ def test_transcription_segments_follow_the_speech(api, client, tmp_path):
     with open(path, "rb") as fh:
         plain = client.audio.transcriptions.create(file=fh, model="whisper-1", response_format="json")
     assert plain.text == "Hola. Hola."
+
+
+DIARIZE = "gpt-4o-transcribe-diarize"
+
+
+def conversation(turns, seconds, rate=16000):
+    """Mono int16 audio of ``(voice, start_s, text)`` turns in the fake's TTS voices (each voice its own pitch)."""
+    track = np.zeros(int(seconds * rate), dtype=np.int16)
+    for voice, start, text in turns:
+        speech = speech_audio(text, voice, rate)
+        track[int(start * rate):int(start * rate) + speech.size] = speech
+    return track
+
+
+def as_ogg(samples, path, rate=16000):
+    """``samples`` as the workflow uploads them (Opus in Ogg, 16 kHz, 32 kbit/s)."""
+    wav = path.with_suffix(".wav")
+    wav.write_bytes(wav_bytes(samples, rate))
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-c:a", "libopus", "-b:a", "32k",
+                    "-application", "voip", str(path)], check=True)
+    return path
+
+
+def wav_url(samples, rate=16000):
+    return "data:audio/wav;base64," + base64.b64encode(wav_bytes(samples, rate)).decode()
+
+
+def diarized(client, path, **extra):
+    with open(path, "rb") as fh:
+        return client.audio.transcriptions.create(file=fh, model=DIARIZE, response_format="diarized_json", **extra)
+
+
+SENTENCE = "Each of these turns lasts a little over three seconds."   # 54 characters: 3.5 s of speech
+
+
+def test_pitch_is_the_voice_and_survives_opus(tmp_path):
+    for voice in ("nova", "ash", "onyx"):
+        speech = speech_audio(SENTENCE, voice, 16000)
+        assert abs(dominant_pitch(speech) - voice_f0(voice)) <= 1
+        path = as_ogg(speech, tmp_path / f"{voice}.ogg")
+        decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", "16000",
+                                  "-"], capture_output=True, check=True).stdout
+        assert abs(dominant_pitch(np.frombuffer(decoded, dtype="<i2")) - voice_f0(voice)) <= 1
+    assert dominant_pitch(np.zeros(16000)) is None
+
+
+def test_diarized_segments_name_each_voice_in_order_of_appearance(api, client, tmp_path):
+    turns = [("onyx", 0.5, SENTENCE), ("nova", 4.5, SENTENCE), ("onyx", 8.5, "Short."), ("ash", 10.0, SENTENCE)]
+    path = as_ogg(conversation(turns, 14.0), tmp_path / "talk.ogg")
+    result = diarized(client, path, chunking_strategy="auto")
+    assert [seg.speaker for seg in result.segments] == ["A", "B", "A", "C"]
+    assert [round(seg.start, 1) for seg in result.segments] == [0.6, 4.6, 8.6, 10.1]   # after the 0.1 s lead-in
+    assert [seg.type for seg in result.segments] == ["transcript.text.segment"] * 4
+    assert [seg.id for seg in result.segments] == ["seg_0", "seg_1", "seg_2", "seg_3"]
+    assert result.text.startswith("Spoken line number 1.") and abs(result.duration - 14.0) < 0.05
+    assert result.usage.type == "duration"
+    record = api.requests[-1]["json"]
+    assert record["model"] == DIARIZE and record["chunking_strategy"] == "auto"
+    assert record["response_format"] == "diarized_json"
+
+
+def test_known_speakers_are_named_by_their_reference_clips(api, client, tmp_path):
+    turns = [("nova", 0.5, SENTENCE), ("onyx", 4.5, SENTENCE), ("ash", 8.5, SENTENCE), ("nova", 12.5, "Again.")]
+    path = as_ogg(conversation(turns, 15.0), tmp_path / "talk.ogg")
+    onyx = wav_url(conversation([("onyx", 0.2, SENTENCE)], 4.0))
+    result = diarized(client, path, chunking_strategy="auto", known_speaker_names=["host"],
+                      known_speaker_references=[onyx])
+    # The named voice keeps its name wherever it is heard; the others get the letters in order of appearance.
+    assert [seg.speaker for seg in result.segments] == ["A", "host", "B", "A"]
+    record = api.requests[-1]["json"]
+    assert record["known_speaker_names[]"] == ["host"] and record["known_speaker_references[]"] == [onyx]
+    # A known name that is a letter is skipped by the automatic labels.
+    result = diarized(client, path, chunking_strategy="auto", known_speaker_names=["A"],
+                      known_speaker_references=[onyx])
+    assert [seg.speaker for seg in result.segments] == ["B", "A", "C", "B"]
+
+
+@pytest.mark.parametrize("extra, param, message", [
+    ({"known_speaker_names": ["a", "b"], "known_speaker_references": ["x"]}, "known_speaker_names", "must match"),
+    ({"known_speaker_names": list("abcde"), "known_speaker_references": ["x"] * 5}, "known_speaker_names",
+     "At most 4"),
+    ({"known_speaker_names": ["a"], "known_speaker_references": ["https://example.com/a.wav"]},
+     "known_speaker_references", "not a base64 data URL"),
+    ({"known_speaker_names": ["a"], "known_speaker_references": ["short"]}, "known_speaker_references",
+     "must be between 2.0 and 10.0 seconds"),
+    ({"prompt": "Speakers: Ann and Bob."}, "prompt", "Prompt is not supported"),
+], ids=["count-mismatch", "five", "not-data-url", "too-short", "prompt"])
+def test_diarize_rejects_what_the_real_api_rejects(api, client, tmp_path, extra, param, message):
+    path = as_ogg(conversation([("nova", 0.5, SENTENCE)], 5.0), tmp_path / "talk.ogg")
+    if extra.get("known_speaker_references") == ["short"]:
+        extra = dict(extra, known_speaker_references=[wav_url(speech_audio("Hi.", "onyx", 16000))])
+    with pytest.raises(openai.BadRequestError) as err:
+        diarized(client, path, chunking_strategy="auto", **extra)
+    assert err.value.body["param"] == param and message in err.value.body["message"]
+
+
+def test_diarize_needs_chunking_strategy_over_30_seconds(api, client, tmp_path):
+    turns = [("nova", 1.0, SENTENCE), ("onyx", 27.0, SENTENCE)]
+    long = as_ogg(conversation(turns, 31.0), tmp_path / "long.ogg")
+    with pytest.raises(openai.BadRequestError) as err:
+        diarized(client, long)
+    assert err.value.body == {"message": "chunking_strategy is required for diarization models",
+                              "type": "invalid_request_error", "param": "chunking_strategy", "code": "invalid_value"}
+    assert [seg.speaker for seg in diarized(client, long, chunking_strategy="auto").segments] == ["A", "B"]
+    assert len(diarized(client, long, chunking_strategy={"type": "server_vad", "threshold": 0.5}).segments) == 2
+    short = as_ogg(conversation(turns[:1], 6.0), tmp_path / "short.ogg")
+    assert [seg.speaker for seg in diarized(client, short).segments] == ["A"]    # 30 s or less: not needed
+    with pytest.raises(openai.BadRequestError):                                 # whisper-1 has no speakers
+        with open(short, "rb") as fh:
+            client.audio.transcriptions.create(file=fh, model="whisper-1", response_format="diarized_json")
+    assert [r["status"] for r in api.requests] == [400, 200, 200, 200, 400]
 
 
 # ------------------------------------------------------------------------------------------- chat

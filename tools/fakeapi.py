@@ -5,7 +5,9 @@ Stdlib HTTP server (``ThreadingHTTPServer``, HTTP/1.1 keep-alive) on 127.0.0.1 t
 
 * ``POST /v1/audio/speech``             OpenAI TTS (wav / pcm, 24 kHz mono int16)
 * ``POST /v1/text-to-speech/{voice_id}`` ElevenLabs TTS (``?output_format=pcm_<rate>``; also ``.../stream``)
-* ``POST /v1/audio/transcriptions``     OpenAI transcription (multipart; energy-based segments)
+* ``POST /v1/audio/transcriptions``     OpenAI transcription (multipart; energy-based segments; with
+  ``gpt-4o-transcribe-diarize`` and ``diarized_json`` each segment also names its speaker, told apart by pitch:
+  see "Speakers" below)
 * ``POST /v1/chat/completions``         OpenAI chat (translates a JSON ``{"segments": [...]}`` document; with
   ``"task": "shorten"`` it cuts each line's ``text`` to whole words within its ``max_chars``)
 * ``GET /_stats``, ``POST /_control``, ``POST /_reset``  (no auth, not recorded, not rate limited)
@@ -31,11 +33,26 @@ answers normally. A request leaves the in-flight count and its record is appende
 are written (so a client that got its answer always finds its record, and a sequential client never trips
 ``max_concurrent=1``); ``t`` is the arrival time, ``duration`` the handling time up to that point.
 Chat-only faults (drop_id, empty_text, bad_json) popped by another endpoint are consumed and do nothing.
+
+Speakers (``gpt-4o-transcribe-diarize``, ``response_format=diarized_json``): every speech stretch (a loud region of
+``speech_regions``: a speaker's turn needs a pause of 0.35 s or more before the next one) is one segment, and its
+voice is its *pitch*: the strongest frequency between 60 and 400 Hz in the stretch (``dominant_pitch``), which for
+the fake's own TTS is the voice's ``voice_f0``. Two stretches are one speaker when their pitches are within 4 %
+(``same_voice``). Speakers are labelled ``A``, ``B``, ... in order of first appearance in the request. With
+``known_speaker_names[]`` + ``known_speaker_references[]`` (data URLs of 2-10 s clips, at most 4), a stretch whose
+pitch matches a reference's (the pitch of the clip's loud part; the nearest wins) gets that reference's name, and
+the other voices get the letters A, B, ... that are not a known name. As the real API: ``chunking_strategy`` is
+required over 30 s of audio (400 ``invalid_value``), at most 1,400 s per request, no ``prompt``, no
+``timestamp_granularities``; the answer is ``{"task", "duration", "text", "segments": [{"type":
+"transcript.text.segment", "id", "start", "end", "text", "speaker"}], "usage"}``. Every form field, references
+included, is in the request's record (``rec["json"]``).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import collections
 import email.parser
 import email.policy
@@ -59,13 +76,21 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
-__all__ = ["FakeAPI", "speech_audio", "speech_duration", "voice_f0", "wav_bytes", "speech_regions", "FAULTS"]
+__all__ = ["FakeAPI", "speech_audio", "speech_duration", "voice_f0", "wav_bytes", "speech_regions", "dominant_pitch",
+           "same_voice", "FAULTS"]
 
 OPENAI_TTS_MODELS = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
                  "marin", "cedar")
 OPENAI_TTS_RATE = 24000
-TRANSCRIBE_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+DIARIZE_MODEL = "gpt-4o-transcribe-diarize"
+TRANSCRIBE_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe", DIARIZE_MODEL)
+DIARIZE_UNCHUNKED_SECONDS = 30.0    # longer audio needs chunking_strategy
+DIARIZE_MAX_SECONDS = 1400.0        # the longest audio one diarizing request may carry
+MAX_KNOWN_SPEAKERS = 4
+REFERENCE_SECONDS = (2.0, 10.0)     # a known speaker's reference clip, as documented
+PITCH_RANGE = (60.0, 400.0)         # where the fake looks for a voice's pitch
+SAME_VOICE = 0.04                   # pitches within 4 % are one voice
 ELEVENLABS_FORMATS = {"pcm_16000": 16000, "pcm_22050": 22050, "pcm_24000": 24000, "pcm_44100": 44100}
 MAX_TTS_CHARS = 4096
 MAX_ELEVENLABS_CHARS = 10000
@@ -174,6 +199,31 @@ def speech_regions(samples, rate=16000, frame=0.01, threshold_db=-40.0, min_gap=
         else:
             merged.append([s, e])
     return [(round(s * frame, 3), round(e * frame, 3)) for s, e in merged if (e - s) * frame >= min_len]
+
+
+def dominant_pitch(samples, rate=16000):
+    """The strongest frequency (Hz) between 60 and 400 Hz of ``samples`` (Hann window, zero-padded to at least
+    1 s so bins are 1 Hz or finer, parabolic peak interpolation); None for silence or under 50 ms."""
+    x = np.asarray(samples, dtype=np.float64)
+    if x.size < rate // 20 or not np.any(x):
+        return None
+    n = max(x.size, rate)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size), n))
+    low, high = int(PITCH_RANGE[0] * n / rate), int(PITCH_RANGE[1] * n / rate) + 1
+    k = low + int(np.argmax(spectrum[low:high]))
+    if spectrum[k] <= 0:
+        return None
+    offset = 0.0
+    if 0 < k < spectrum.size - 1:
+        a, b, c = spectrum[k - 1], spectrum[k], spectrum[k + 1]
+        if a - 2 * b + c != 0:
+            offset = 0.5 * (a - c) / (a - 2 * b + c)
+    return round((k + offset) * rate / n, 2)
+
+
+def same_voice(pitch, other) -> bool:
+    """Whether two pitches are one voice to the fake (within 4 % of each other)."""
+    return pitch is not None and other is not None and abs(pitch - other) <= SAME_VOICE * min(pitch, other)
 
 
 def decode_audio(data: bytes, filename="upload") -> np.ndarray:
@@ -711,19 +761,48 @@ def _transcription(form, fake, delay):
     if len(upload["data"]) > MAX_UPLOAD_BYTES:
         return _openai_error(413, f"Maximum content size limit ({MAX_UPLOAD_BYTES}) exceeded "
                              f"({len(upload['data'])} bytes read)", "server_error")
+    diarize = model == DIARIZE_MODEL
     fmt = form.get("response_format", "json")
-    if fmt not in ("json", "verbose_json", "text"):
-        return bad(f"response_format {fmt!r}: the fake serves only json, verbose_json and text", "response_format")
+    if fmt not in ("json", "verbose_json", "text", "diarized_json"):
+        return bad(f"response_format {fmt!r}: the fake serves only json, verbose_json, diarized_json and text",
+                   "response_format")
     if fmt == "verbose_json" and model != "whisper-1":
         return bad(f"response_format 'verbose_json' is not compatible with model '{model}'. "
                    "Use 'json' or 'text' instead.", "response_format", "unsupported_value")
-    granularities = form.get("timestamp_granularities[]", [])
-    granularities = [granularities] if isinstance(granularities, str) else list(granularities)
+    if fmt == "diarized_json" and not diarize:
+        return bad(f"response_format 'diarized_json' is not compatible with model '{model}'. "
+                   f"Use '{DIARIZE_MODEL}'.", "response_format", "unsupported_value")
+    granularities = _form_list(form, "timestamp_granularities[]")
+    names = _form_list(form, "known_speaker_names[]")
+    references = _form_list(form, "known_speaker_references[]")
+    known = []
+    if diarize:
+        if form.get("prompt") is not None:
+            return bad("Prompt is not supported for diarization models", "prompt", "unsupported_parameter")
+        if granularities:
+            return bad("timestamp_granularities are not supported for diarization models.",
+                       "timestamp_granularities", "unsupported_parameter")
+        known = _known_speakers(names, references)
+        if isinstance(known, _Response):
+            return known
+    elif names or references:
+        return bad(f"known speakers are supported only by '{DIARIZE_MODEL}'.", "known_speaker_names",
+                   "unsupported_parameter")
+    # "auto" is sent as a plain field; a server_vad object as chunking_strategy[type], [threshold], ...
+    chunking = form.get("chunking_strategy", form.get("chunking_strategy[type]"))
+    if chunking is not None and chunking != ("auto" if "chunking_strategy" in form else "server_vad"):
+        return bad(f"Invalid value for 'chunking_strategy': {chunking!r}.", "chunking_strategy", "invalid_value")
     try:
         samples = decode_audio(upload["data"], upload["filename"] or "upload")
     except (ValueError, subprocess.SubprocessError, OSError):
         return bad("Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', "
                    "'oga', 'ogg', 'wav', 'webm']", "file")
+    duration = samples.size / 16000
+    if diarize and duration > DIARIZE_MAX_SECONDS:
+        return bad(f"audio duration {duration:.1f} seconds is longer than {DIARIZE_MAX_SECONDS:.0f} seconds which is "
+                   "the maximum for this model", "file", "invalid_value")
+    if diarize and chunking is None and duration > DIARIZE_UNCHUNKED_SECONDS:
+        return bad("chunking_strategy is required for diarization models", "chunking_strategy", "invalid_value")
     regions = speech_regions(samples, 16000)
     lines = fake._take_lines(len(regions))
     fake._sleep(delay)
@@ -733,12 +812,18 @@ def _transcription(form, fake, delay):
                          "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.2,
                          "no_speech_prob": 0.01})
     text = "".join(seg["text"] for seg in segments).strip()
+    usage = {"type": "duration", "seconds": int(math.ceil(duration))}
     if fmt == "text":
         return _Response(200, (text + "\n").encode(), "text/plain; charset=utf-8")
     if fmt == "json":
-        return _json_response(200, {"text": text, "usage": {"type": "duration",
-                                                             "seconds": int(math.ceil(samples.size / 16000))}})
-    out = {"task": "transcribe", "language": "english", "duration": round(samples.size / 16000, 3), "text": text}
+        return _json_response(200, {"text": text, "usage": usage})
+    if fmt == "diarized_json":
+        speakers = _diarize(samples, regions, known)
+        out = [{"type": "transcript.text.segment", "id": f"seg_{i}", "start": seg["start"], "end": seg["end"],
+                "text": seg["text"], "speaker": speaker} for i, (seg, speaker) in enumerate(zip(segments, speakers))]
+        return _json_response(200, {"task": "transcribe", "duration": round(duration, 3), "text": text,
+                                    "segments": out, "usage": usage})
+    out = {"task": "transcribe", "language": "english", "duration": round(duration, 3), "text": text}
     if not granularities or "segment" in granularities:
         out["segments"] = segments
     if "word" in granularities:
@@ -751,6 +836,63 @@ def _transcription(form, fake, delay):
                               "end": round(seg["start"] + (j + 1) * step, 3)})
         out["words"] = words
     return _json_response(200, out)
+
+
+def _form_list(form, field):
+    value = form.get(field, [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _known_speakers(names, references):
+    """``[(name, pitch)]`` of the known speakers, or a 400 naming what is wrong with them."""
+    def bad(message, param):
+        return _openai_error(400, message, "invalid_request_error", "invalid_value", param)
+
+    if len(names) != len(references):
+        return bad(f"known_speaker_names has {len(names)} entries but known_speaker_references has "
+                   f"{len(references)}; they must match one to one.", "known_speaker_names")
+    if len(names) > MAX_KNOWN_SPEAKERS:
+        return bad(f"At most {MAX_KNOWN_SPEAKERS} known speakers are supported, got {len(names)}.",
+                   "known_speaker_names")
+    if len(set(names)) != len(names) or not all(name.strip() for name in names):
+        return bad("known_speaker_names must be distinct, non-empty names.", "known_speaker_names")
+    known = []
+    for index, (name, url) in enumerate(zip(names, references)):
+        head, comma, payload = url.partition(",")
+        if not (head.startswith("data:") and head.endswith(";base64") and comma):
+            return bad(f"known_speaker_references[{index}] is not a base64 data URL.", "known_speaker_references")
+        try:
+            clip = decode_audio(base64.b64decode(payload, validate=True), "reference")
+        except (binascii.Error, ValueError, subprocess.SubprocessError, OSError):
+            return bad(f"known_speaker_references[{index}] is not audio the server can decode.",
+                       "known_speaker_references")
+        seconds = clip.size / 16000
+        if not REFERENCE_SECONDS[0] <= seconds <= REFERENCE_SECONDS[1]:
+            return bad(f"Known speaker references has duration {seconds:.2f} seconds, but must be between "
+                       f"{REFERENCE_SECONDS[0]} and {REFERENCE_SECONDS[1]} seconds", "known_speaker_references")
+        loud = [clip[int(a * 16000):int(b * 16000)] for a, b in speech_regions(clip, 16000)]
+        known.append((name, dominant_pitch(np.concatenate(loud), 16000) if loud else None))
+    return known
+
+
+def _diarize(samples, regions, known):
+    """A speaker name per region: the known speaker of the nearest matching pitch, else A, B, ... (skipping known
+    names) in order of first appearance."""
+    voices = [(name, pitch) for name, pitch in known if pitch is not None]
+    taken = {name for name, _ in known}
+    letters = (chr(ord("A") + i % 26) * (1 + i // 26) for i in range(10_000))
+    labels = []
+    for start, end in regions:
+        pitch = dominant_pitch(samples[int(start * 16000):int(end * 16000)], 16000)
+        matches = [(abs(pitch - other), name) for name, other in voices if same_voice(pitch, other)]
+        if matches:
+            labels.append(min(matches)[1])
+            continue
+        label = next(letter for letter in letters if letter not in taken)
+        taken.add(label)
+        voices.append((label, pitch))
+        labels.append(label)
+    return labels
 
 
 def _chat(payload, fake, delay, fault):
