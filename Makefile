@@ -38,7 +38,7 @@ help:
 	@echo "make show-logs VIDEO=... (or WORKDIR=results/<video>)  the video's logs"
 	@echo "make plan VIDEO=... [PLAN_CONFIG='--config tts_backend=openai']  what synthesis would send and cost"
 	@echo "make cache-stats / make cache-prune DAYS=30   the shared synthesis cache (cache/)"
-	@echo "make bench                      synthesis benchmark against the local test server"
+	@echo "make bench                      synthesis benchmark (local test server), offline 3-minute French dub"
 	@echo "make bench-realspeech           timing on real recordings (overlaps, onset errors, speed-ups)"
 	@echo "make soak [SOAK_ARGS=...]       1,000 lines through injected faults and SIGKILLs (reliability report)"
 	@echo "make unlock VIDEO=...           release Snakemake's lock after a killed run, then rerun"
@@ -155,6 +155,7 @@ cache-prune: setup
 
 bench: setup
 	$(VENV)/bin/python tools/bench_synth.py
+	$(VENV)/bin/python tools/bench_foreign.py
 
 # Timing on real recordings of people (../shared/realspeech): overlaps, onset errors, speed-ups.
 bench-realspeech: setup

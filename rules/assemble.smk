@@ -41,6 +41,7 @@ rule subtitles:
     input:
         timing="results/{video}/timing.tsv",
         script="results/{video}/segments.tsv",
+        voices="results/{video}/voices.tsv",
     output:
         "results/{video}/dubbed.srt",
     log:
@@ -106,6 +107,7 @@ rule report_pieces:
         table="results/{video}/sync.tsv",
         summary="results/{video}/sync_summary.json",
         synth_index="results/{video}/synth.tsv",
+        voices="results/{video}/voices.tsv",
     output:
         figure=report(
             "results/{video}/report/timeline.png",

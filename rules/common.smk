@@ -51,7 +51,11 @@ def voice_language_errors():
         return
     from dubbing.backends.tts_piper import voice_language
 
-    for voice in {config["tts_voice"], *config["voices"].values()}:
+    for voice in {
+        config["tts_voice"],
+        *config["voices"].values(),
+        *config["voice_pool"],
+    }:
         spoken = voice_language(voice)
         if spoken and not languages.same(spoken, target):
             yield (
@@ -235,6 +239,17 @@ def shortened_for(wildcards):
 def user_script(wildcards):
     path = Path("media") / f"{wildcards.video}.script.tsv"
     return str(path) if path.is_file() else None
+
+
+def segments_inputs(wildcards):
+    """The script and the video's length; with clone_voices, the speakers' cloned voices too."""
+    inputs = {
+        "script": script_for(wildcards),
+        "probe": f"results/{wildcards.video}/audio/probe.json",
+    }
+    if config["clone_voices"]:
+        inputs["clones"] = f"results/{wildcards.video}/clones.json"
+    return inputs
 
 
 def script_for(wildcards):

@@ -74,10 +74,10 @@ rule translate:
 
 checkpoint segments:
     input:
-        script=script_for,
-        probe="results/{video}/audio/probe.json",
+        unpack(segments_inputs),
     output:
         "results/{video}/segments.tsv",
+        voices="results/{video}/voices.tsv",
     log:
         "logs/{video}/segments.log",
     benchmark:
@@ -89,6 +89,7 @@ checkpoint segments:
         slot_dir="results/{video}/slots",
         tts=tts_settings(),  # each line's speech key goes into segments/<id>.json
         voices=config["voices"],
+        voice_pool=config["voice_pool"],
         min_gap=config["min_gap"],
     script:
         "../scripts/split_script.py"

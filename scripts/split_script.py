@@ -8,5 +8,6 @@ run_step(
     lambda sm: split_script(
         sm.input.script, sm.input.probe, sm.output[0], sm.params.segment_dir, sm.params.slot_dir,
         tts=Settings(**sm.params.tts), voices=sm.params.voices, min_gap=sm.params.min_gap,
+        voice_pool=sm.params.voice_pool, voices_table=sm.output.voices, clones_json=sm.input.get("clones"),
     ),
 )

@@ -71,6 +71,6 @@ def test_two_speakers_get_two_voices(api, tmp_path):
         peak = np.fft.rfftfreq(samples.size, 1 / 24000)[np.argmax(np.abs(np.fft.rfft(samples)))]
         assert abs(peak - voice_f0(voice)) < 3
     srt = (workdir / "results" / "interview" / "dubbed.srt").read_text()
-    assert "[host] Welcome to the show." in srt and "[guest] Thank you for having me." in srt
+    assert "[host · nova] Welcome to the show." in srt and "[guest · onyx] Thank you for having me." in srt
     page = (workdir / "results" / "interview" / "report" / "summary.html").read_text()
-    assert "host → nova" in page and "guest → onyx" in page
+    assert "host → nova" in page and "guest → onyx" in page and "(configured)" in page

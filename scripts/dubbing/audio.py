@@ -78,6 +78,17 @@ def decode_mono(path, rate=SAMPLE_RATE):
     return np.frombuffer(run_tool(cmd, path, "decoding audio"), dtype=np.int16)
 
 
+def decode_stereo(path, rate=SAMPLE_RATE):
+    """The first two channels of a file as int16 samples shaped (n, 2); None for a mono file."""
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=channels", "-of", "csv=p=0",
+           str(path)]
+    if int(run_tool(cmd, path, "reading the audio (ffprobe)").strip() or 1) < 2:
+        return None
+    cmd = FFMPEG + ["-i", str(path), "-map", "0:a:0", "-af", "pan=stereo|c0=c0|c1=c1", "-ar", str(rate),
+                    "-f", "s16le", "-"]
+    return np.frombuffer(run_tool(cmd, path, "decoding audio"), dtype=np.int16).reshape(-1, 2)
+
+
 def load_mono(path, rate=SAMPLE_RATE):
     """Mono int16 samples of an audio file at ``rate``: 16-bit PCM WAVs in-process, anything else through ffmpeg.
 

@@ -75,7 +75,10 @@ def make_job(segment_json, wav, record, settings, context, voices=None, rate=1.0
     if text is not None:
         segment["text"] = text
     previous_text, next_text = context.get(segment["id"], (None, None))
-    settings = line_settings(settings, segment.get("speaker", ""), voices, rate)
+    if segment.get("voice"):  # the voice the segments checkpoint chose for this line's speaker
+        settings = line_settings(dataclasses.replace(settings, voice=segment["voice"]), "", None, rate)
+    else:
+        settings = line_settings(settings, segment.get("speaker", ""), voices, rate)
     parts = split_for_speech(segment["text"], backends.info("tts", settings.backend).max_chars)
     return Job(segment["id"], segment["text"], Path(wav), Path(record), cache_key(settings, segment["text"]),
                previous_text, next_text, where=f"{segment_json} (segment {segment['id']})", settings=settings,

@@ -87,7 +87,7 @@ def timeline_figure(source_wav, sync_rows, dest, title):
     plt.close(fig)
 
 
-def summary_page(dest, video, summary, rows, settings, synth_index, config):
+def summary_page(dest, video, summary, rows, settings, synth_index, config, voices=()):
     """A self-contained HTML page: sync summary, backends and voices, requests vs cache, per-line table."""
     sources = [line.split("\t")[2] for line in Path(synth_index).read_text().splitlines()[1:]]
     cached = sources.count("cache")
@@ -111,8 +111,8 @@ def summary_page(dest, video, summary, rows, settings, synth_index, config):
     def pct(share):
         return "" if share is None else f"{100 * share:.1f}%"
 
-    voices = config.get("voices") or {}
-    voice_lines = "".join(f"<li>{esc(k)} → {esc(str(v))}</li>" for k, v in voices.items()) or \
+    voice_lines = "".join(f"<li>{esc(row['speaker'] or 'lines without a speaker')} → {esc(row['voice'])} "
+                          f"<span class=\"k\">({esc(row['how'])})</span></li>" for row in voices) or \
         f"<li>every speaker → {esc(settings['voice'])}</li>"
     verdict = ("all lines within tolerance" if not summary["violations"]
                else f"{len(summary['violations'])} line(s) out of sync, overlapping or missing: "

@@ -48,6 +48,8 @@ def extract_audio(media, probe_json, dest):
 
 
 def transcribe(source_wav, subtitles_path, dest, settings):
+    import dataclasses
+
     from . import backends, languages
 
     result = backends.load("asr", settings.backend).transcribe(source_wav, subtitles_path, settings)
@@ -55,6 +57,15 @@ def transcribe(source_wav, subtitles_path, dest, settings):
         result = backends.Transcript(result, language=languages.code(settings.source_language))
     if not result.cues:
         raise DubbingError(subtitles_path or source_wav, f"the {settings.backend} backend found no speech")
+    if not any(cue.speaker for cue in result.cues):  # nobody named: a channel per speaker names them
+        from . import audio, speakers
+
+        stereo = audio.decode_stereo(source_wav, speakers.ANALYSIS_RATE)
+        labelled = speakers.channel_speakers(result.cues, stereo) if stereo is not None else None
+        if labelled:
+            counts = {label: sum(cue.speaker == label for cue in labelled) for label in (speakers.LEFT, speakers.RIGHT)}
+            log.info("one speaker per channel: %d lines left, %d right", counts["left"], counts["right"])
+            result = dataclasses.replace(result, cues=labelled)
     log.info("%d cues from %s (%s)", len(result.cues), settings.backend,
              languages.name(result.language) if result.language else "language unknown")
     data = {
@@ -91,26 +102,44 @@ def translate(transcript_json, source_wav, dest, settings):
         frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
 
 
-def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, voices, min_gap):
+def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, voices, min_gap, voice_pool=(),
+                 voices_table=None, clones_json=None):
     """Validate the script and write one small file per segment, touching only files whose content changed.
 
-    ``segments/<id>.json`` holds what the voice depends on: text, speaker, and the cache key of the
-    speech that line needs (backend, model, its speaker's voice, speed, ...). ``slots/<id>.json``
-    holds the timing the fit depends on. So editing a line re-synthesizes that line only, moving a
-    line re-fits it without re-synthesizing it, and a voice change makes exactly the lines it
-    changes stale in either synthesis mode, whichever mode wrote their audio before.
+    ``segments/<id>.json`` holds what the voice depends on: text, speaker, the voice chosen for that
+    speaker, and the cache key of the speech that line needs (backend, model, voice, speed, ...).
+    ``slots/<id>.json`` holds the timing the fit depends on. So editing a line re-synthesizes that
+    line only, moving a line re-fits it without re-synthesizing it, and a voice change makes exactly
+    the lines it changes stale in either synthesis mode, whichever mode wrote their audio before.
+    ``voices.tsv`` lists each speaker's voice and why (configured, clone, automatic).
     """
-    from . import backends, fitting, jobs
+    import dataclasses
+
+    from . import backends, fitting, jobs, speakers
     from .script import check_within, format_script, long_lines, read_script
 
     segments = read_script(script_path)
     duration = _load(probe_json)["duration"]
     check_within(segments, duration, script_path)
+    chosen = speakers.assign_voices([seg.speaker for seg in segments], voices,
+                                    list(voice_pool) or list(backends.info("tts", tts.backend).voices) or [tts.voice],
+                                    tts.voice, fixed=_load(clones_json) if clones_json else None)
+    unnamed = jobs.voice_settings(tts, "", voices).voice
+
+    def voice_of(seg):
+        return chosen[seg.speaker][0] if seg.speaker in chosen else unnamed
+
+    if chosen:
+        log.info("voices: %s", speakers.describe(chosen))
+        distinct = {voice for voice, _how in chosen.values()}
+        if len(chosen) > 1 and len(distinct) < len(chosen):
+            log.warning("%d speakers share %d voice(s) (%s): the %s set has no more; add voices to voice_pool "
+                        "(e.g. more Piper .onnx voices) or name them in voices:", len(chosen), len(distinct),
+                        ", ".join(sorted(distinct)), tts.backend)
     if tts.backend == "piper":
         from .backends import tts_piper
 
-        tts_piper.unpronounceable(segments, lambda seg: jobs.voice_settings(tts, seg.speaker, voices).voice,
-                                  script_path)
+        tts_piper.unpronounceable(segments, voice_of, script_path)
     max_chars = backends.info("tts", tts.backend).max_chars
     for seg_id, parts in long_lines(segments, max_chars).items():
         log.warning("segment %s: longer than the %d characters one %s request carries; it will be sent in %d "
@@ -118,10 +147,11 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     slots = fitting.slots_for(segments, duration, min_gap)
     changed = 0
     for seg, slot in zip(segments, slots):
-        key = jobs.line_key(tts, seg.speaker, voices, seg.text)
+        voice = voice_of(seg)
+        key = jobs.line_key(dataclasses.replace(tts, voice=voice), "", None, seg.text)
         changed += write_if_changed(
             Path(segment_dir) / f"{seg.id}.json",
-            _dump({"id": seg.id, "text": seg.text, "speaker": seg.speaker, "key": key}),
+            _dump({"id": seg.id, "text": seg.text, "speaker": seg.speaker, "voice": voice, "key": key}),
         )
         changed += write_if_changed(
             Path(slot_dir) / f"{seg.id}.json",
@@ -133,6 +163,11 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
             if stale.stem not in ids:
                 stale.unlink()
     log.info("%d segments, %d per-segment files written", len(segments), changed)
+    if voices_table:
+        rows = [(speaker, voice, how) for speaker, (voice, how) in sorted(chosen.items())]
+        if any(not seg.speaker for seg in segments):
+            rows.append(("", unnamed, "default"))
+        write_text_atomic(voices_table, "speaker\tvoice\thow\n" + "".join(f"{a}\t{b}\t{c}\n" for a, b, c in rows))
     write_text_atomic(manifest, format_script(segments))
 
 
@@ -228,13 +263,16 @@ def build_timeline(timing_tsv, fit_wavs, source_wav, dest):
     timeline.write_track(dest, placements(), total, rate)
 
 
-def dubbed_subtitles(timing_tsv, manifest, dest):
-    """dubbed.srt: what the dub says (a shortened line's new wording too), when it says it (placed times)."""
+def dubbed_subtitles(timing_tsv, manifest, dest, voices_table=None):
+    """dubbed.srt: what the dub says (a shortened line's new wording too), when it says it (placed times);
+    with several speakers, each line names its speaker and the voice they were given: ``[A · nova]``."""
     from . import subtitles
     from .script import read_script
 
     segments = read_script(manifest)
-    speakers = {seg.id: seg.speaker if _many_speakers(segments) else "" for seg in segments}
+    voices = {row["speaker"]: row["voice"] for row in read_tsv(voices_table)} if voices_table else {}
+    speakers = {seg.id: " · ".join(filter(None, (seg.speaker, Path(voices.get(seg.speaker, "")).name)))
+                if _many_speakers(segments) else "" for seg in segments}
     cues = [subtitles.Cue(float(row["start"]), float(row["end"]), row["text"], speakers.get(row["id"], ""))
             for row in read_tsv(timing_tsv)]
     write_text_atomic(dest, subtitles.format_srt(cues))
@@ -298,7 +336,7 @@ def check_sync(dub_wav, timing_tsv, manifest, fit_wavs, table, summary_json, tol
         log.warning("%s", message)
 
 
-def report_pieces(source_wav, table, summary_json, synth_index, figure, page, video, tts, config):
+def report_pieces(source_wav, table, summary_json, synth_index, figure, page, video, tts, config, voices_table=None):
     import pandas as pd
 
     from . import report
@@ -309,4 +347,5 @@ def report_pieces(source_wav, table, summary_json, synth_index, figure, page, vi
                     "displacement", "speedup", "overlap", "match"):
             row[key] = float(row[key]) if row[key] != "" else None
     report.timeline_figure(source_wav, rows, figure, f"{video}: original speech, script slots, dubbed speech")
-    report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config)
+    voices = read_tsv(voices_table) if voices_table else []
+    report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config, voices)

@@ -40,6 +40,7 @@ class Backend:
     instruction_models: tuple = ()  # TTS: model-name prefixes that accept delivery instructions
     max_speed: float = 1.0  # TTS: the fastest speaking rate the voice itself can take (1.0 = none)
     shortens: bool = False  # translation: can rewrite a line shorter for a time budget (``shorten``)
+    voices: tuple = ()  # TTS: the voices speakers are given automatically, one each (``speakers.assign_voices``)
 
 
 ASR = {
@@ -54,12 +55,19 @@ TRANSLATE = {
     "openai": Backend("translate_openai", default_model="gpt-4o-mini", key="OPENAI_API_KEY", shortens=True),
 }
 TTS = {
-    "piper": Backend("tts_piper", max_chars=10_000, default_voice="en_US-joe-medium", max_speed=2.0),
+    "piper": Backend("tts_piper", max_chars=10_000, default_voice="en_US-joe-medium", max_speed=2.0,
+                     voices=("en_US-joe-medium",)),
     "openai": Backend("tts_openai", max_chars=4_096, default_model="gpt-4o-mini-tts", default_voice="alloy",
-                      key="OPENAI_API_KEY", instruction_models=("gpt-4o",), max_speed=4.0),
+                      key="OPENAI_API_KEY", instruction_models=("gpt-4o",), max_speed=4.0,
+                      # the voices every OpenAI speech model has (ballad, verse, marin, cedar: gpt-4o-mini-tts only)
+                      voices=("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")),
     "elevenlabs": Backend("tts_elevenlabs", max_chars=10_000, default_model="eleven_multilingual_v2",
                           default_voice="21m00Tcm4TlvDq8ikWAM", key="ELEVENLABS_API_KEY", uses_context=True,
-                          max_speed=1.2),
+                          max_speed=1.2,
+                          # ElevenLabs' premade voices: Rachel, Adam, Antoni, Bella, Domi, Elli, Josh, Arnold, Sam
+                          voices=("21m00Tcm4TlvDq8ikWAM", "pNInz6obpgDQGcFmaJgB", "ErXwobaYiN019PkySvjV",
+                                  "EXAVITQu4vr4xnSDxMaL", "AZnzlk1XvdvUeBnXmlld", "MF3mGyEYCl7XYWbV9V6O",
+                                  "TxGEqnHWrfWFTfGW9XjX", "VR6AewLTigWG4xSOukaG", "yoZ06aMxZJJ28mfd3POQ")),
 }
 _KINDS = {"asr": ASR, "translate": TRANSLATE, "tts": TTS}
 

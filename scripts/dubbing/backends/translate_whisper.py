@@ -9,6 +9,7 @@ is seeded like the recognizer, so the same audio gives the same English every ru
 
 import dataclasses
 import logging
+import re
 
 from .. import languages, models
 from ..audio import decode_mono
@@ -27,6 +28,30 @@ OPTIONS = {
     "without_timestamps": True,
     "condition_on_previous_text": False,
 }
+
+# Whisper base sometimes answers a short line in its own language instead of English ("Gracias por su
+# atención..." back for that very line); then it is asked again greedily, then sampling (seeded).
+RETRIES = ({"beam_size": 1}, {"beam_size": 1, "temperature": 0.6})
+COPIED = 0.6  # an answer whose words are mostly the source line's words was not translated
+
+
+def untranslated(text, source):
+    """Whether ``text`` is (mostly) the source line's own words, i.e. Whisper did not translate it
+    (three words at least: a short answer like "Asterisk." or "OK." is the same in both languages)."""
+    words = re.findall(r"[^\W\d_]+", text.lower())  # words of letters: numbers and names read alike in both
+    heard = set(re.findall(r"[^\W\d_]+", source.lower()))
+    return len(words) >= 3 and sum(word in heard for word in words) >= COPIED * len(words)
+
+
+def translate_clip(model, clip, language, source):
+    """The English of one line's audio: asked again when the answer is the source line itself."""
+    text = ""
+    for retry in ({},) + RETRIES:
+        pieces, _info = model.transcribe(clip, language=language, **(OPTIONS | retry))
+        text = clean_text(" ".join(piece.text for piece in pieces))
+        if not untranslated(text, source):
+            return text, True
+    return text, False
 
 
 def check_target(settings):
@@ -60,8 +85,11 @@ def translate(cues, settings, audio_path):
     for seg in segments:
         first = max(0, int((seg.start - MARGIN) * rate))
         clip = samples[first : int((seg.end + MARGIN) * rate)].astype("float32") / 32768.0
-        pieces, _info = model.transcribe(clip, language=language, **OPTIONS)
-        text = clean_text(" ".join(piece.text for piece in pieces))
+        text, translated_ok = translate_clip(model, clip, language, seg.source_text)
+        if text and not translated_ok:
+            log.warning("line %s (%.2f-%.2f s): Whisper answered %r, the line's own words, not English; edit its "
+                        "text in media/<video>.script.tsv (see README, 'Editing the script')", seg.id, seg.start,
+                        seg.end, text)
         if not text:
             log.warning("line %s (%.2f-%.2f s, %r): Whisper heard nothing to translate; the line is left out "
                         "of the dub", seg.id, seg.start, seg.end, seg.source_text)

