@@ -17,7 +17,8 @@ import pytest
 from elevenlabs.client import ElevenLabs
 from elevenlabs.core.api_error import ApiError
 
-from fakeapi import FakeAPI, dominant_pitch, speech_audio, speech_duration, voice_f0, wav_bytes
+from fakeapi import (ELEVENLABS_PREMADE, FakeAPI, clone_voice_id, dominant_pitch, same_voice, sample_pitch,
+                     speech_audio, speech_duration, voice_f0, wav_bytes)
 
 KEY = "test-key"
 TEXT = "The quick brown fox jumps over the lazy dog."
@@ -356,6 +357,228 @@ def test_diarize_needs_chunking_strategy_over_30_seconds(api, client, tmp_path):
         with open(short, "rb") as fh:
             client.audio.transcriptions.create(file=fh, model="whisper-1", response_format="diarized_json")
     assert [r["status"] for r in api.requests] == [400, 200, 200, 200, 400]
+
+
+# ------------------------------------------------------------------------------------------- voice cloning
+
+CLONE_TEXT = "This is how I sound when I read a line for the dub."
+
+
+def sample_wav(f0, text=CLONE_TEXT, rate=16000):
+    """A speech-like voice sample at ``f0`` Hz as WAV bytes."""
+    return wav_bytes(speech_audio(text, None, rate, f0=f0), rate)
+
+
+def encoded(f0, fmt, tmp_path, text=CLONE_TEXT):
+    """A voice sample at ``f0`` Hz encoded by ffmpeg as ``fmt`` (mp3, flac, ogg...)."""
+    wav = tmp_path / f"sample-{f0}.wav"
+    wav.write_bytes(sample_wav(f0, text))
+    out = tmp_path / f"sample-{f0}.{fmt}"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), str(out)], check=True)
+    return out.read_bytes()
+
+
+@pytest.fixture
+def xi(api):
+    with httpx.Client(base_url=api.url, headers={"xi-api-key": KEY}, timeout=30) as http:
+        yield http
+
+
+def add_voice(http, name="Speaker A", files=(("a.wav", b"", "audio/wav"),), **data):
+    form = {} if name is None else {"name": name}
+    form.update(data)
+    return http.post("/v1/voices/add", data=form, files=[("files", f) for f in files])
+
+
+def speak(http, voice_id, text="Bonjour, je double cette ligne.", rate=16000):
+    return http.post(f"/v1/text-to-speech/{voice_id}", params={"output_format": f"pcm_{rate}"},
+                     json={"text": text, "model_id": "eleven_multilingual_v2"})
+
+
+def pitch_of_pcm(body, rate=16000):
+    return dominant_pitch(np.frombuffer(body, dtype="<i2"), rate)
+
+
+def test_clone_speaks_at_the_pitch_of_its_sample(api, xi, tmp_path):
+    low, high = sample_wav(112.0), encoded(213.0, "mp3", tmp_path)
+    answer = add_voice(xi, "Ann", [("ann.wav", low, "audio/wav")], description="host",
+                       labels=json.dumps({"accent": "british"}), remove_background_noise="false")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    ann = answer.json()
+    assert set(ann) == {"voice_id", "requires_verification"} and ann["requires_verification"] is False
+    assert len(ann["voice_id"]) == 20 and ann["voice_id"].isalnum()
+    bob = add_voice(xi, "Bob", [("bob.mp3", high, "audio/mpeg")]).json()["voice_id"]
+    assert bob != ann["voice_id"]
+
+    # Each clone is voiced at its sample's pitch, not at the pitch the fake gives an arbitrary id.
+    text = "Bonjour, je double cette ligne."
+    for voice_id, f0 in ((ann["voice_id"], 112.0), (bob, 213.0)):
+        spoken = speak(xi, voice_id, text)
+        assert spoken.status_code == 200
+        assert abs(pitch_of_pcm(spoken.content) - f0) <= 1.0
+        assert abs(api.voice_pitch(voice_id) - f0) <= 1.0
+        assert not same_voice(api.voice_pitch(voice_id), voice_f0(voice_id))
+        assert np.array_equal(np.frombuffer(spoken.content, dtype="<i2"),
+                              speech_audio(text, voice_id, 16000, f0=api.voice_pitch(voice_id)))
+    # A premade (or any other) id keeps its own pitch.
+    rachel = speak(xi, "21m00Tcm4TlvDq8ikWAM", text)
+    assert abs(pitch_of_pcm(rachel.content) - voice_f0("21m00Tcm4TlvDq8ikWAM")) <= 1.0
+
+    record = api.requests[0]
+    assert record["path"] == "/v1/voices/add" and record["status"] == 200 and record["authorized"] is True
+    assert record["json"]["name"] == "Ann" and record["json"]["description"] == "host"
+    assert record["json"]["labels"] == '{"accent": "british"}'
+    assert record["json"]["files"] == [{"filename": "ann.wav", "content_type": "audio/wav", "bytes": len(low)}]
+    clone = record["clone"]
+    assert clone["voice_id"] == ann["voice_id"] and clone["name"] == "Ann" and abs(clone["pitch"] - 112.0) <= 1.0
+    assert clone["files"] == [{"filename": "ann.wav", "bytes": len(low), "seconds": clone["seconds"],
+                               "pitch": clone["pitch"]}]
+    assert clone["pitch"] == sample_pitch(speech_audio(CLONE_TEXT, None, 16000, f0=112.0))
+    assert abs(clone["seconds"] - speech_duration(CLONE_TEXT)) < 0.01
+    assert abs(api.requests[1]["clone"]["pitch"] - 213.0) <= 1.0          # through MP3 too
+    assert [v["name"] for v in api.voices()] == ["Ann", "Bob"]
+    assert api.voices()[0]["labels"] == {"accent": "british"}
+
+
+def test_clone_of_several_files_and_through_the_sdk(api, tmp_path):
+    """The real ElevenLabs SDK: several files (FLAC and Ogg Vorbis) make one clone at their common pitch."""
+    eleven = ElevenLabs(api_key=KEY, base_url=api.elevenlabs_base_url)
+    files = [("one.flac", encoded(170.0, "flac", tmp_path), "audio/flac"),
+             ("two.ogg", encoded(170.0, "ogg", tmp_path, "A second, shorter sample."), "audio/ogg")]
+    made = eleven.voices.ivc.create(name="Cleo", files=files, labels={"gender": "female"},
+                                    remove_background_noise=True, request_options={"max_retries": 0})
+    assert made.requires_verification is False
+    record = api.requests[-1]
+    assert [(f["filename"], f["bytes"]) for f in record["json"]["files"]] == [(n, len(b)) for n, b, _ in files]
+    assert record["json"]["remove_background_noise"] == "true"
+    assert [f["filename"] for f in record["clone"]["files"]] == ["one.flac", "two.ogg"]
+    assert all(abs(f["pitch"] - 170.0) <= 1.0 for f in record["clone"]["files"])
+    assert abs(record["clone"]["seconds"] - sum(f["seconds"] for f in record["clone"]["files"])) < 0.01
+    audio = b"".join(eleven.text_to_speech.convert(voice_id=made.voice_id, text="Hola a todos.",
+                                                   output_format="pcm_24000", request_options={"max_retries": 0}))
+    assert abs(pitch_of_pcm(audio, 24000) - 170.0) <= 1.0
+    voice = eleven.voices.get(made.voice_id)
+    assert (voice.name, voice.category, voice.labels) == ("Cleo", "cloned", {"gender": "female"})
+    assert [s.file_name for s in voice.samples] == ["one.flac", "two.ogg"]
+    assert eleven.voices.delete(made.voice_id).status == "ok"
+    assert api.voices() == []
+
+
+def test_clone_ids_are_deterministic_and_distinct(xi):
+    sample = sample_wav(150.0)
+    first = [add_voice(xi, "Ann", [("a.wav", sample, "audio/wav")]).json()["voice_id"] for _ in range(2)]
+    other = add_voice(xi, "Bob", [("a.wav", sample, "audio/wav")]).json()["voice_id"]
+    assert first == [clone_voice_id("Ann", [sample], 0), clone_voice_id("Ann", [sample], 1)]
+    assert len({*first, other}) == 3 and other == clone_voice_id("Bob", [sample])
+    with FakeAPI(key=KEY) as again, httpx.Client(base_url=again.url, headers={"xi-api-key": KEY}) as http:
+        # Another server, the clones made in another order: the same upload gets the same id.
+        assert add_voice(http, "Bob", [("b.wav", sample, "audio/wav")]).json()["voice_id"] == other
+        assert add_voice(http, "Ann", [("a.wav", sample, "audio/wav")]).json()["voice_id"] == first[0]
+
+
+def test_voices_list_get_and_delete(api, xi):
+    ann = add_voice(xi, "Ann", [("ann.wav", sample_wav(120.0), "audio/wav")]).json()["voice_id"]
+    bob = add_voice(xi, "Bob", [("bob.wav", sample_wav(190.0), "audio/wav")], description="guest").json()["voice_id"]
+    listing = xi.get("/v1/voices")
+    assert listing.status_code == 200 and set(listing.json()) == {"voices"}
+    voices = listing.json()["voices"]
+    premade = [v for v in voices if v["category"] == "premade"]
+    assert {v["voice_id"]: v["name"] for v in premade} == ELEVENLABS_PREMADE
+    cloned = [v for v in voices if v["category"] == "cloned"]
+    assert [(v["voice_id"], v["name"]) for v in cloned] == [(ann, "Ann"), (bob, "Bob")]
+    assert cloned[1]["description"] == "guest" and cloned[1]["samples"][0]["file_name"] == "bob.wav"
+    assert xi.get(f"/v1/voices/{ann}").json()["name"] == "Ann"
+
+    deleted = xi.delete(f"/v1/voices/{ann}")
+    assert deleted.status_code == 200 and deleted.json() == {"status": "ok"}
+    gone = speak(xi, ann)
+    assert gone.status_code == 404 and gone.json()["detail"]["status"] == "voice_not_found"
+    assert ann in gone.json()["detail"]["message"]
+    assert [v["voice_id"] for v in xi.get("/v1/voices").json()["voices"] if v["category"] == "cloned"] == [bob]
+    assert xi.get(f"/v1/voices/{ann}").status_code == 404
+    assert xi.delete(f"/v1/voices/{ann}").status_code == 404                      # not twice
+    unknown = xi.delete("/v1/voices/NoSuchVoice000000000")
+    assert unknown.status_code == 404 and unknown.json()["detail"]["status"] == "voice_not_found"
+    assert xi.delete("/v1/voices/21m00Tcm4TlvDq8ikWAM").status_code == 400         # premade: not yours to delete
+    assert speak(xi, bob).status_code == 200 and speak(xi, "some-other-id").status_code == 200
+    assert api.voice_pitch(ann) is None and [v["voice_id"] for v in api.voices()] == [bob]
+
+    api.reset(voices=True)                                                         # every clone deleted
+    assert api.voices() == [] and speak(xi, bob).status_code == 404
+    assert [v["category"] for v in xi.get("/v1/voices").json()["voices"]] == ["premade"] * len(ELEVENLABS_PREMADE)
+
+
+@pytest.mark.parametrize("case, status, code", [
+    ("no-files", 422, "invalid_request"),
+    ("no-name", 422, "invalid_request"),
+    ("blank-name", 422, "invalid_request"),
+    ("not-audio", 400, "corrupted_file"),
+    ("one-bad-file", 400, "corrupted_file"),
+    ("too-short", 400, "audio_too_short"),
+    ("bad-labels", 422, "invalid_request"),
+    ("not-multipart", 400, "invalid_request"),
+])
+def test_voices_add_rejects(api, xi, case, status, code):
+    good = ("a.wav", sample_wav(150.0), "audio/wav")
+    if case == "no-files":
+        answer = xi.post("/v1/voices/add", data={"name": "Ann"}, files={"description": (None, "x")})
+    elif case == "no-name":
+        answer = add_voice(xi, None, [good])
+    elif case == "blank-name":
+        answer = add_voice(xi, "  ", [good])
+    elif case == "not-audio":
+        answer = add_voice(xi, "Ann", [("a.wav", b"RIFF, but not really a wave file at all" * 20, "audio/wav")])
+    elif case == "one-bad-file":
+        answer = add_voice(xi, "Ann", [good, ("notes.txt", b"hello", "text/plain")])
+    elif case == "too-short":   # 0.9 s of audio in two files
+        short = wav_bytes(speech_audio("Hi.", None, 16000, f0=150.0)[:7200], 16000)
+        answer = add_voice(xi, "Ann", [("a.wav", short, "audio/wav"), ("b.wav", short, "audio/wav")])
+    elif case == "bad-labels":
+        answer = add_voice(xi, "Ann", [good], labels="accent=british")
+    else:
+        answer = xi.post("/v1/voices/add", json={"name": "Ann"})
+    assert answer.status_code == status
+    assert answer.json()["detail"]["status"] == code and answer.json()["detail"]["message"]
+    assert api.voices() == [] and xi.get("/v1/voices").json()["voices"][-1]["category"] == "premade"
+    record = api.requests[0]
+    assert record["path"] == "/v1/voices/add" and record["status"] == status
+    if case == "too-short":
+        assert record["clone"]["voice_id"] is None and record["clone"]["seconds"] == 0.9
+        assert abs(record["clone"]["pitch"] - 150.0) <= 2.0
+    elif case != "not-multipart":
+        assert record["clone"] is None and isinstance(record["json"]["files"], list)
+
+
+def test_voices_need_the_key(api):
+    sample = [("files", ("a.wav", sample_wav(150.0), "audio/wav"))]
+    with httpx.Client(base_url=api.url) as http:
+        for headers in ({}, {"xi-api-key": "wrong"}):
+            answer = http.post("/v1/voices/add", data={"name": "Ann"}, files=sample, headers=headers)
+            assert answer.status_code == 401 and answer.json()["detail"]["status"] == "invalid_api_key"
+        assert http.get("/v1/voices").status_code == 401
+        assert http.delete("/v1/voices/whatever").status_code == 401
+    assert api.voices() == [] and [r["authorized"] for r in api.requests] == [False] * 4
+
+
+def test_voices_add_gets_the_same_faults_and_latency(api, xi):
+    sample = [("a.wav", sample_wav(150.0), "audio/wav")]
+    api.configure(fail_next=["429", "500"])
+    limited = add_voice(xi, "Ann", sample)
+    assert limited.status_code == 429 and limited.json()["detail"]["status"] == "rate_limit_exceeded"
+    assert "retry-after-ms" in limited.headers
+    assert add_voice(xi, "Ann", sample).status_code == 500
+    assert api.voices() == []                                    # a refused request makes no clone
+    api.configure(latency=0.3)
+    made = add_voice(xi, "Ann", sample)
+    assert made.status_code == 200 and api.requests[-1]["duration"] >= 0.3
+    api.configure(latency=0.0, fail_next=["drop"])
+    with pytest.raises(httpx.RemoteProtocolError):               # the clone was made; the answer never came
+        add_voice(xi, "Ann", sample)
+    assert len(api.voices()) == 2 and api.requests[-1]["outcome"] == "drop"
+    assert api.requests[-1]["clone"]["voice_id"] == api.voices()[1]["voice_id"]
+    api.configure(quota_exhausted=True)
+    assert add_voice(xi, "Ann", sample).status_code == 401
+    assert [r["outcome"] for r in api.requests] == ["429", "500", "ok", "drop", "quota"]
 
 
 # ------------------------------------------------------------------------------------------- chat

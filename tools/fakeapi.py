@@ -5,6 +5,8 @@ Stdlib HTTP server (``ThreadingHTTPServer``, HTTP/1.1 keep-alive) on 127.0.0.1 t
 
 * ``POST /v1/audio/speech``             OpenAI TTS (wav / pcm, 24 kHz mono int16)
 * ``POST /v1/text-to-speech/{voice_id}`` ElevenLabs TTS (``?output_format=pcm_<rate>``; also ``.../stream``)
+* ``POST /v1/voices/add``, ``GET /v1/voices``, ``GET|DELETE /v1/voices/{voice_id}``  ElevenLabs instant voice
+  cloning: a clone speaks at the pitch of its samples (see "Cloned voices" below)
 * ``POST /v1/audio/transcriptions``     OpenAI transcription (multipart; energy-based segments; with
   ``gpt-4o-transcribe-diarize`` and ``diarized_json`` each segment also names its speaker, told apart by pitch:
   see "Speakers" below)
@@ -26,12 +28,14 @@ Out of process (benchmarks)::
 Order of checks for an API request: route (404) -> body read (413 when too large) -> auth (401) ->
 ``quota_exhausted`` -> ``rpm`` window -> ``max_concurrent`` -> [admitted, in flight] -> one pending ``fail_next``
 fault, else a ``fail_text`` match (TTS), else a random fault (one draw per admitted request) -> validation
-(400/422) -> latency sleep -> response. Rejections before admission and injected 429/quota/401 faults answer
-at once; every other admitted request sleeps ``latency + uniform(0, jitter)`` (+ ``latency_per_char`` * chars for
-TTS) before answering (drop / truncate included; validation errors answer at once). ``slow`` sleeps 30 s, then
-answers normally. A request leaves the in-flight count and its record is appended just BEFORE its response bytes
-are written (so a client that got its answer always finds its record, and a sequential client never trips
-``max_concurrent=1``); ``t`` is the arrival time, ``duration`` the handling time up to that point.
+(400/422; 404 ``voice_not_found`` for a deleted clone) -> latency sleep -> response; the voices endpoints go through
+all of it like any other (``xi-api-key``, quota, rpm, concurrency, faults, latency). Rejections before admission
+and injected 429/quota/401 faults answer at once; every other admitted request sleeps ``latency + uniform(0,
+jitter)`` (+ ``latency_per_char`` * chars for TTS) before answering (drop / truncate included; validation errors
+answer at once). ``slow`` sleeps 30 s, then answers normally. A request leaves the in-flight count and its record
+is appended just BEFORE its response bytes are written (so a client that got its answer always finds its record,
+and a sequential client never trips ``max_concurrent=1``); ``t`` is the arrival time, ``duration`` the handling
+time up to that point.
 Chat-only faults (drop_id, empty_text, bad_json) popped by another endpoint are consumed and do nothing.
 
 Speakers (``gpt-4o-transcribe-diarize``, ``response_format=diarized_json``): every speech stretch (a loud region of
@@ -46,6 +50,27 @@ required over 30 s of audio (400 ``invalid_value``), at most 1,400 s per request
 ``timestamp_granularities``; the answer is ``{"task", "duration", "text", "segments": [{"type":
 "transcript.text.segment", "id", "start", "end", "text", "speaker"}], "usage"}``. Every form field, references
 included, is in the request's record (``rec["json"]``).
+
+Cloned voices (ElevenLabs instant voice cloning): ``POST /v1/voices/add`` takes a multipart form with ``name``
+(required), one or more ``files`` parts (any audio ffmpeg decodes), and optional ``description``,
+``remove_background_noise`` (``true``/``false``) and ``labels`` (a JSON object of strings, or ``null``), and answers
+``{"voice_id": "<20 base-62 chars>", "requires_verification": false}``. The clone's voice is the pitch of its samples
+(``sample_pitch``: ``dominant_pitch`` of the loud parts of all files put end to end), and ElevenLabs TTS with its id
+speaks at that f0 instead of ``voice_f0(id)`` (``FakeAPI.voice_pitch(id)`` says which). Ids come from
+``clone_voice_id(name, files' bytes, nth)``: the same upload gets the same id in every server, a repeat of it within
+one server a new one. Rejected: no ``name`` or no ``files`` (422 ``invalid_request``), bad ``labels`` or
+``remove_background_noise`` (422 ``invalid_request``), a file ffmpeg cannot decode (400 ``corrupted_file``), under
+1 s of audio in all (400 ``audio_too_short``); errors are ``{"detail": {"status", "message"}}``.
+``GET /v1/voices`` answers ``{"voices": [...]}``: the premade voices of ``ELEVENLABS_PREMADE`` (``"category":
+"premade"``), then the clones (``"cloned"``, with ``samples``, ``labels``, ``description``); ``GET
+/v1/voices/{id}`` one of them. ``DELETE /v1/voices/{id}`` answers ``{"status": "ok"}``, 404 ``voice_not_found`` for an
+id that is not a live clone (400 for a premade one); after it the id answers 404 ``voice_not_found`` to TTS and
+GET. Any other voice id still speaks at ``voice_f0(id)``. A voices/add record has ``rec["json"]`` = the form (``name``,
+``description``, ``remove_background_noise``, ``labels`` as sent; ``files``: ``[{"filename", "content_type",
+"bytes"}]``) and ``rec["clone"]`` = ``{"voice_id", "name", "pitch", "seconds", "files": [{"filename", "bytes",
+"seconds", "pitch"}]}`` once the samples decoded (``voice_id`` None when rejected), else None. ``FakeAPI.voices()``
+lists the live clones; ``reset(voices=True)`` (``POST /_reset {"voices": true}``) deletes them all. A ``drop`` fault
+on voices/add loses the answer, not the clone (as a real lost response would).
 """
 
 from __future__ import annotations
@@ -56,6 +81,7 @@ import binascii
 import collections
 import email.parser
 import email.policy
+import hashlib
 import json
 import math
 import os
@@ -77,7 +103,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 
 __all__ = ["FakeAPI", "speech_audio", "speech_duration", "voice_f0", "wav_bytes", "speech_regions", "dominant_pitch",
-           "same_voice", "FAULTS"]
+           "same_voice", "sample_pitch", "clone_voice_id", "FAULTS"]
 
 OPENAI_TTS_MODELS = ("gpt-4o-mini-tts", "tts-1", "tts-1-hd")
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
@@ -92,6 +118,14 @@ REFERENCE_SECONDS = (2.0, 10.0)     # a known speaker's reference clip, as docum
 PITCH_RANGE = (60.0, 400.0)         # where the fake looks for a voice's pitch
 SAME_VOICE = 0.04                   # pitches within 4 % are one voice
 ELEVENLABS_FORMATS = {"pcm_16000": 16000, "pcm_22050": 22050, "pcm_24000": 24000, "pcm_44100": 44100}
+ELEVENLABS_PREMADE = {           # the premade voices the fake lists (any other id still speaks, at voice_f0(id))
+    "21m00Tcm4TlvDq8ikWAM": "Rachel", "pNInz6obpgDQGcFmaJgB": "Adam", "ErXwobaYiN019PkySvjV": "Antoni",
+    "EXAVITQu4vr4xnSDxMaL": "Bella", "AZnzlk1XvdvUeBnXmlld": "Domi", "MF3mGyEYCl7XYWbV9V6O": "Elli",
+    "TxGEqnHWrfWFTfGW9XjX": "Josh", "VR6AewLTigWG4xSOukaG": "Arnold", "yoZ06aMxZJJ28mfd3POQ": "Sam",
+}
+CLONE_MIN_SECONDS = 1.0             # a clone's samples must hold at least this much audio in all
+CLONE_ID_CHARS = 20
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 MAX_TTS_CHARS = 4096
 MAX_ELEVENLABS_CHARS = 10000
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -139,14 +173,13 @@ def _harmonic_peak(f0) -> float:
 
 
 @lru_cache(maxsize=32)
-def _speech_bytes(text, voice, rate, speed) -> bytes:
+def _speech_bytes(text, f0, rate, speed) -> bytes:
     n = int(round(speech_duration(text, speed) * rate))
     pad = int(round(0.10 * rate))
     out = np.zeros(n, dtype="<i2")
     m = n - 2 * pad
     if m <= 0:
         return out.tobytes()
-    f0 = voice_f0(voice)
     scale = 0.5 * 32767 / _harmonic_peak(f0)      # peak about -6 dBFS
     fade = max(1, min(int(round(0.005 * rate)), m // 2))
     block = 1 << 18
@@ -162,13 +195,15 @@ def _speech_bytes(text, voice, rate, speed) -> bytes:
     return out.tobytes()
 
 
-def speech_audio(text, voice, rate, speed=1.0) -> np.ndarray:
+def speech_audio(text, voice, rate, speed=1.0, f0=None) -> np.ndarray:
     """Deterministic speech-like int16 mono samples for ``text`` spoken by ``voice`` at ``rate`` Hz.
 
     Length ``round((0.3 + 0.06 * len(text)) / speed * rate)``; 0.10 s of digital silence at both ends; in between
-    6 harmonics (1/k) of ``voice_f0(voice)`` under a 4 Hz syllable envelope, peak about -6 dBFS, 5 ms fades.
+    6 harmonics (1/k) of ``voice_f0(voice)`` (or of ``f0`` Hz when given: a cloned voice speaks at its sample's
+    pitch) under a 4 Hz syllable envelope, peak about -6 dBFS, 5 ms fades.
     """
-    return np.frombuffer(_speech_bytes(str(text), str(voice), int(rate), float(speed)), dtype="<i2").copy()
+    f0 = float(voice_f0(voice) if f0 is None else f0)
+    return np.frombuffer(_speech_bytes(str(text), f0, int(rate), float(speed)), dtype="<i2").copy()
 
 
 def wav_bytes(samples, rate) -> bytes:
@@ -226,6 +261,30 @@ def same_voice(pitch, other) -> bool:
     return pitch is not None and other is not None and abs(pitch - other) <= SAME_VOICE * min(pitch, other)
 
 
+def sample_pitch(samples, rate=16000):
+    """A voice sample's pitch: ``dominant_pitch`` of its loud parts (``speech_regions``) put end to end, or of the
+    whole sample when nothing is loud; None for digital silence."""
+    x = np.asarray(samples)
+    loud = [x[int(a * rate):int(b * rate)] for a, b in speech_regions(x, rate)]
+    pitch = dominant_pitch(np.concatenate(loud) if loud else x, rate)
+    return None if pitch is None else float(pitch)
+
+
+def clone_voice_id(name, samples, nth=0) -> str:
+    """The id the fake gives the ``nth`` (0 = first) instant clone named ``name`` of the files ``samples`` (their
+    bytes, in upload order) within one server's life: 20 base-62 characters of a SHA-256 over the name, each file's
+    SHA-256 and ``nth``, so ids depend only on what was uploaded, not on how parallel requests interleave."""
+    digest = hashlib.sha256()
+    digest.update(b"fakeapi-ivc\0" + str(name).encode() + b"\0" + str(int(nth)).encode())
+    for data in samples:
+        digest.update(b"\0" + hashlib.sha256(bytes(data)).digest())
+    number, out = int.from_bytes(digest.digest(), "big"), []
+    for _ in range(CLONE_ID_CHARS):
+        number, digit = divmod(number, 62)
+        out.append(_BASE62[digit])
+    return "".join(out)
+
+
 def decode_audio(data: bytes, filename="upload") -> np.ndarray:
     """Decode any audio ffmpeg reads to 16 kHz mono int16 (raises ValueError when ffmpeg cannot)."""
     suffix = os.path.splitext(os.path.basename(filename or ""))[1][:10]
@@ -249,7 +308,7 @@ def decode_audio(data: bytes, filename="upload") -> np.ndarray:
 # ------------------------------------------------------------------------------------------------- errors
 
 class _Response:
-    __slots__ = ("status", "body", "ctype", "headers", "outcome", "reason", "truncate", "drop")
+    __slots__ = ("status", "body", "ctype", "headers", "outcome", "reason", "truncate", "drop", "record")
 
     def __init__(self, status, body=b"", ctype="application/json", headers=(), outcome=None, reason=None):
         self.status = status
@@ -260,6 +319,7 @@ class _Response:
         self.reason = reason
         self.truncate = False
         self.drop = False
+        self.record = None      # extra fields for the request's record (voices/add: "clone")
 
 
 def _json_response(status, obj, headers=(), outcome=None, reason=None):
@@ -468,13 +528,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._finish(rec, self._control(method, path, body))
                 return
             route = _route(method, path)
-            family = "elevenlabs" if path.startswith("/v1/text-to-speech") else "openai"
+            family = "elevenlabs" if path.startswith(("/v1/text-to-speech", "/v1/voices")) else "openai"
             if route is None:
                 resp = (_openai_error(404, f"Invalid URL ({method} {path})", "invalid_request_error")
                         if family == "openai" else _el_error(404, "not_found", f"Not found: {method} {path}"))
                 self._finish(rec, resp)
                 return
             name, params = route
+            if name == "voices_add":
+                rec["clone"] = None          # what the fake measured of the samples, once it has decoded them
             payload, parse_error = _parse_payload(name, self.headers, body)
             rec["json"] = dict(payload) if isinstance(payload, _Form) else payload   # never the file bytes
             if self._too_large:
@@ -542,6 +604,8 @@ class _Handler(BaseHTTPRequestHandler):
         rec["outcome"] = resp.outcome
         if resp.reason is not None:
             rec["reason"] = resp.reason
+        if resp.record:
+            rec.update(resp.record)
         self._settle()
         if resp.drop:
             self._kill_socket()
@@ -565,11 +629,16 @@ class _Handler(BaseHTTPRequestHandler):
             resp = _elevenlabs_tts(params["voice_id"], query, payload, fake, delay)
         elif name == "transcriptions":
             resp = _transcription(payload, fake, delay)
+        elif name == "voices_add":
+            resp = _voices_add(payload, fake, delay)
+        elif name in ("voices_list", "voice_get", "voice_delete"):
+            resp = _voices(name, params.get("voice_id"), fake, delay)
         else:
             resp = _chat(payload, fake, delay, fault if fault in CHAT_FAULTS else None)
         if fault == "drop":
-            resp = _Response(0, outcome="drop", reason=reason)
+            made, resp = resp, _Response(0, outcome="drop", reason=reason)
             resp.drop = True
+            resp.record = made.record        # a clone made before the drop is in the record all the same
         elif fault == "truncate" and 200 <= resp.status < 300:
             resp.truncate = True
             resp.outcome = "truncate"
@@ -601,6 +670,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _route(method, path):
+    parts = path.split("/")
+    # /v1/voices, /v1/voices/add, /v1/voices/{voice_id}
+    if len(parts) in (3, 4) and parts[1] == "v1" and parts[2] == "voices":
+        if len(parts) == 3:
+            return ("voices_list", {}) if method == "GET" else None
+        if parts[3] == "add" and method == "POST":
+            return "voices_add", {}
+        if parts[3] and method in ("GET", "DELETE"):
+            return ("voice_get" if method == "GET" else "voice_delete"), {"voice_id": unquote(parts[3])}
+        return None
     if method != "POST":
         return None
     if path == "/v1/audio/speech":
@@ -609,7 +688,6 @@ def _route(method, path):
         return "transcriptions", {}
     if path == "/v1/chat/completions":
         return "chat", {}
-    parts = path.split("/")
     # /v1/text-to-speech/{voice_id}[/stream]
     if len(parts) in (4, 5) and parts[1] == "v1" and parts[2] == "text-to-speech" and parts[3]:
         if len(parts) == 5 and parts[4] != "stream":
@@ -620,11 +698,15 @@ def _route(method, path):
 
 def _parse_payload(name, headers, body):
     """(payload for the record, error message or None)."""
-    if name == "transcriptions":
+    if name in ("voices_list", "voice_get", "voice_delete"):
+        return None, None                # no body: the path says it all
+    if name in ("transcriptions", "voices_add"):
         ctype = headers.get("Content-Type") or ""
         if not ctype.lower().startswith("multipart/form-data"):
             return None, "Expected multipart/form-data."
         try:
+            if name == "voices_add":       # one or more "files" parts, filename or not
+                return _parse_multipart(ctype, body, file_fields=("files",), list_fields=("files",)), None
             return _parse_multipart(ctype, body), None
         except Exception as exc:   # noqa: BLE001
             return None, f"Could not parse multipart body: {exc}"
@@ -639,20 +721,26 @@ def _parse_payload(name, headers, body):
     return payload, None
 
 
-def _parse_multipart(ctype, body):
+def _parse_multipart(ctype, body, file_fields=("file",), list_fields=()):
+    """Form fields and file parts (a part with a filename, or named in ``file_fields``); a file field in
+    ``list_fields`` holds a list of every part of that name (``[]`` when none was sent), any other the last."""
     head = b"Content-Type: " + ctype.encode("latin-1") + b"\r\nMIME-Version: 1.0\r\n\r\n"
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
     if not msg.is_multipart():
         raise ValueError("not multipart")
-    fields, files = {}, {}
+    fields, files = {}, {field: [] for field in list_fields}
     for part in msg.iter_parts():
         field = part.get_param("name", header="content-disposition")
         if not field:
             continue
         data = part.get_payload(decode=True) or b""
         filename = part.get_filename()
-        if filename is not None or field == "file":
-            files[field] = {"filename": filename, "content_type": part.get_content_type(), "data": data}
+        if filename is not None or field in file_fields:
+            info = {"filename": filename, "content_type": part.get_content_type(), "data": data}
+            if field in list_fields:
+                files[field].append(info)
+            else:
+                files[field] = info
             continue
         value = data.decode("utf-8", "replace")
         if field in fields:
@@ -663,9 +751,12 @@ def _parse_multipart(ctype, body):
         else:
             fields[field] = value
     record = dict(fields)
+
+    def meta(info):
+        return {"filename": info["filename"], "content_type": info["content_type"], "bytes": len(info["data"])}
+
     for field, info in files.items():
-        record[field] = {"filename": info["filename"], "content_type": info["content_type"],
-                         "bytes": len(info["data"])}
+        record[field] = [meta(one) for one in info] if isinstance(info, list) else meta(info)
     return _Form(record, files)
 
 
@@ -722,7 +813,14 @@ def _openai_tts(payload, fake, delay):
                                         ("openai-processing-ms", str(int(delay * 1000)))])
 
 
+def _voice_not_found(voice_id):
+    return _el_error(404, "voice_not_found", f"A voice with the voice_id {voice_id} was not found.")
+
+
 def _elevenlabs_tts(voice_id, query, payload, fake, delay):
+    f0 = fake.voice_pitch(voice_id)         # a clone's sample pitch; voice_f0(id) for any other id
+    if f0 is None:                          # a deleted clone
+        return _voice_not_found(voice_id)
     fmt = query.get("output_format", "mp3_44100_128")
     if fmt not in ELEVENLABS_FORMATS:
         return _el_error(422, "invalid_output_format",
@@ -742,10 +840,88 @@ def _elevenlabs_tts(voice_id, query, payload, fake, delay):
         if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.7 <= speed <= 1.2:
             return _el_error(400, "invalid_voice_settings", "voice_settings.speed must be between 0.7 and 1.2.")
     rate = ELEVENLABS_FORMATS[fmt]
-    samples = speech_audio(text, voice_id, rate, float(speed))
+    samples = speech_audio(text, voice_id, rate, float(speed), f0=f0)
     fake._sleep(delay)
     return _Response(200, samples.astype("<i2").tobytes(), "audio/pcm",
                      [("request-id", str(uuid.uuid4())), ("character-cost", str(len(text)))])
+
+
+def _voices_add(form, fake, delay):
+    """``POST /v1/voices/add``: an instant clone of the uploaded samples, speaking at their pitch."""
+    def bad(status, code, message, record=None):
+        resp = _el_error(status, code, message)
+        resp.record = record
+        return resp
+
+    name = form.get("name")
+    if isinstance(name, list):
+        name = name[-1]
+    if not isinstance(name, str) or not name.strip():
+        return bad(422, "invalid_request", "Field 'name' is required: the name that identifies the voice.")
+    uploads = form.files.get("files") or []
+    if not uploads:
+        return bad(422, "invalid_request", "Field 'files' is required: at least one audio sample of the voice.")
+    labels = form.get("labels")
+    if labels is None or (isinstance(labels, str) and labels.strip() in ("", "null")):
+        labels = {}
+    else:
+        try:
+            labels = json.loads(labels) if isinstance(labels, str) else None
+        except ValueError:
+            labels = None
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            return bad(422, "invalid_request", "Field 'labels' must be a JSON object of strings, e.g. "
+                       '{"accent": "american"}.')
+    denoise = form.get("remove_background_noise", "false")
+    if not isinstance(denoise, str) or denoise.strip().lower() not in ("true", "false"):
+        return bad(422, "invalid_request", "Field 'remove_background_noise' must be true or false.")
+    description = form.get("description")
+    decoded, files = [], []
+    for index, upload in enumerate(uploads):
+        try:
+            samples = decode_audio(upload["data"], upload["filename"] or "sample")
+        except (ValueError, subprocess.SubprocessError, OSError):
+            samples = None
+        if samples is None or samples.size == 0:
+            return bad(400, "corrupted_file", f"File upload is corrupted. Please ensure it is playable audio "
+                       f"(files[{index}], {upload['filename'] or 'no filename'!r}).")
+        decoded.append(samples)
+        files.append({"filename": upload["filename"], "bytes": len(upload["data"]),
+                      "seconds": round(samples.size / 16000, 3), "pitch": sample_pitch(samples)})
+    everything = np.concatenate(decoded)
+    clone = {"voice_id": None, "name": name, "pitch": sample_pitch(everything),
+             "seconds": round(everything.size / 16000, 3), "files": files}
+    if everything.size / 16000 < CLONE_MIN_SECONDS:
+        return bad(400, "audio_too_short", f"The samples hold {everything.size / 16000:.2f} s of audio; an instant "
+                   f"voice clone needs at least {CLONE_MIN_SECONDS:.0f} s.", {"clone": clone})
+    fake._sleep(delay)
+    voice = fake._add_clone(name, description, labels, denoise.strip().lower() == "true", uploads, clone)
+    clone["voice_id"] = voice["voice_id"]
+    resp = _json_response(200, {"voice_id": voice["voice_id"], "requires_verification": False},
+                          [("request-id", str(uuid.uuid4()))])
+    resp.record = {"clone": clone}
+    return resp
+
+
+def _voices(name, voice_id, fake, delay):
+    """``GET /v1/voices``, ``GET /v1/voices/{id}``, ``DELETE /v1/voices/{id}``."""
+    if name == "voices_list":
+        fake._sleep(delay)
+        return _json_response(200, {"voices": fake._voice_list()})
+    if name == "voice_delete" and voice_id in ELEVENLABS_PREMADE and not fake._has_clone(voice_id):
+        return _el_error(400, "invalid_request", f"The premade voice {voice_id} cannot be deleted.")
+    if name == "voice_delete":
+        if not fake._has_clone(voice_id):
+            return _voice_not_found(voice_id)
+        fake._sleep(delay)
+        if not fake._delete_clone(voice_id):     # a parallel DELETE got there first
+            return _voice_not_found(voice_id)
+        return _json_response(200, {"status": "ok"})
+    voice = fake._voice_entry(voice_id)
+    if voice is None:
+        return _voice_not_found(voice_id)
+    fake._sleep(delay)
+    return _json_response(200, voice)
 
 
 def _transcription(form, fake, delay):
@@ -1009,6 +1185,9 @@ class FakeAPI:
         self._handlers = set()
         self._window = collections.deque()
         self._line_no = 0
+        self._clones = {}               # voice_id -> the clone (see _add_clone), in order of creation
+        self._deleted = set()           # ids of deleted clones: TTS and GET answer 404 voice_not_found
+        self._clone_counts = collections.Counter()   # (name, sample hashes) -> clones made of it so far
         self.requests: list[dict] = []
         self.errors: list[str] = []
         self.in_flight = 0
@@ -1147,10 +1326,14 @@ class FakeAPI:
             out["auth"] = self.key is not None
             return out
 
-    def reset(self, knobs=False):
+    def reset(self, knobs=False, voices=False):
         """Clear records, counters, the rpm window and pending ``fail_next`` faults; reseed the random faults.
-        With ``knobs=True`` also restore every knob to its default (the key stays)."""
+        With ``knobs=True`` also restore every knob to its default (the key stays); with ``voices=True`` delete
+        every cloned voice (as ``DELETE /v1/voices/{id}`` would: their ids answer 404 from then on)."""
         with self._lock:
+            if voices:
+                self._deleted.update(self._clones)
+                self._clones.clear()
             del self.requests[:]
             del self.errors[:]
             self._fail_next.clear()
@@ -1162,6 +1345,78 @@ class FakeAPI:
             if knobs:
                 self._knobs = {k: (list(v) if isinstance(v, tuple) else (dict(v) if isinstance(v, dict) else v))
                                for k, v in _DEFAULT_KNOBS.items()}
+
+    # -- voices
+    def voices(self) -> list:
+        """The cloned voices alive now, oldest first: dicts with ``voice_id``, ``name``, ``description``,
+        ``labels``, ``remove_background_noise``, ``pitch`` (Hz the fake's TTS speaks it at; None for a silent
+        sample), ``seconds`` (audio in its samples), ``files`` (``filename``, ``bytes``, ``seconds``, ``pitch`` of
+        each), ``created_at_unix``."""
+        with self._lock:
+            return [json.loads(json.dumps(clone)) for clone in self._clones.values()]
+
+    def voice_pitch(self, voice_id):
+        """The f0 (Hz) the fake's ElevenLabs TTS speaks ``voice_id`` at: a clone's sample pitch, ``voice_f0(id)``
+        for any other id (premade or not), None for a deleted clone (TTS answers 404 ``voice_not_found``)."""
+        with self._lock:
+            clone = self._clones.get(voice_id)
+            if clone is None and voice_id in self._deleted:
+                return None
+        if clone is not None and clone["pitch"] is not None:
+            return clone["pitch"]
+        return float(voice_f0(voice_id))
+
+    def _add_clone(self, name, description, labels, denoise, uploads, clone):
+        samples = [upload["data"] for upload in uploads]
+        identity = (name, tuple(hashlib.sha256(data).hexdigest() for data in samples))
+        with self._lock:
+            while True:
+                nth = self._clone_counts[identity]
+                self._clone_counts[identity] += 1
+                voice_id = clone_voice_id(name, samples, nth)
+                if voice_id not in self._clones and voice_id not in self._deleted \
+                        and voice_id not in ELEVENLABS_PREMADE:
+                    break
+            voice = {"voice_id": voice_id, "name": name, "description": description, "labels": dict(labels),
+                     "remove_background_noise": denoise, "pitch": clone["pitch"], "seconds": clone["seconds"],
+                     "files": [dict(f, content_type=upload["content_type"], sha256=sha)
+                               for f, upload, sha in zip(clone["files"], uploads, identity[1])],
+                     "created_at_unix": int(time.time())}
+            self._clones[voice_id] = voice
+            return voice
+
+    def _has_clone(self, voice_id):
+        with self._lock:
+            return voice_id in self._clones
+
+    def _delete_clone(self, voice_id):
+        with self._lock:
+            if self._clones.pop(voice_id, None) is None:
+                return False
+            self._deleted.add(voice_id)
+            return True
+
+    def _voice_entry(self, voice_id):
+        """A voice as ``GET /v1/voices`` shows it (None when the fake does not list it)."""
+        with self._lock:
+            clone = self._clones.get(voice_id)
+            if clone is not None:
+                samples = [{"sample_id": f["sha256"][:CLONE_ID_CHARS], "file_name": f["filename"] or "sample",
+                            "mime_type": f["content_type"], "size_bytes": f["bytes"], "hash": f["sha256"],
+                            "duration_secs": f["seconds"]} for f in clone["files"]]
+                return {"voice_id": voice_id, "name": clone["name"], "category": "cloned", "samples": samples,
+                        "labels": dict(clone["labels"]), "description": clone["description"], "preview_url": None,
+                        "settings": None, "is_owner": True, "created_at_unix": clone["created_at_unix"]}
+        if voice_id in ELEVENLABS_PREMADE:
+            return {"voice_id": voice_id, "name": ELEVENLABS_PREMADE[voice_id], "category": "premade",
+                    "samples": None, "labels": {}, "description": None, "preview_url": None, "settings": None,
+                    "is_owner": False, "created_at_unix": None}
+        return None
+
+    def _voice_list(self):
+        with self._lock:
+            ids = list(ELEVENLABS_PREMADE) + [v for v in self._clones if v not in ELEVENLABS_PREMADE]
+            return [self._voice_entry(voice_id) for voice_id in ids]
 
     # -- records
     def count(self, path_prefix="", outcome=None) -> int:
@@ -1178,7 +1433,7 @@ class FakeAPI:
                 by_outcome[r["outcome"]] = by_outcome.get(r["outcome"], 0) + 1
             return {"total": len(self.requests), "by_path": by_path, "by_outcome": by_outcome,
                     "max_in_flight": self.max_in_flight, "in_flight": self.in_flight,
-                    "errors": len(self.errors), "knobs": self.knobs()}
+                    "errors": len(self.errors), "clones": len(self._clones), "knobs": self.knobs()}
 
     # -- internals used by the handler
     def _track(self, handler, add):
