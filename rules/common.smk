@@ -47,6 +47,11 @@ def voice_language_errors():
             f"target_language {target}: translate_backend whisper translates into English only; "
             "use translate_backend openai to dub into another language"
         )
+    if config["clone_voices"] and config["tts_backend"] != "elevenlabs":
+        yield (
+            f"clone_voices: voice cloning needs tts_backend elevenlabs (it is {config['tts_backend']}); "
+            "set tts_backend=elevenlabs or clone_voices=false"
+        )
     if config["tts_backend"] != "piper" or not languages.code(target):
         return
     from dubbing.backends.tts_piper import voice_language
@@ -180,6 +185,7 @@ KEYED_RULES = {
     "synth": (("tts", "tts_backend"),),
     "synth_batch": (("tts", "tts_backend"),),
     "shorten": (("translate", "translate_backend"), ("tts", "tts_backend")),
+    "clone_voices": (("tts", "tts_backend"),),
 }
 
 

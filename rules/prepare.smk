@@ -72,6 +72,29 @@ rule translate:
         "../scripts/translate.py"
 
 
+rule clone_voices:
+    input:
+        script=script_for,
+        audio="results/{video}/audio/source.wav",
+    output:
+        "results/{video}/clones.json",
+    log:
+        "logs/{video}/clone_voices.log",
+    benchmark:
+        "benchmarks/{video}/clone_voices.tsv"
+    conda:
+        "../envs/tts.yaml"
+    resources:
+        api=1,
+    params:
+        cache_dir=config["cache_dir"],
+        voices=config["voices"],
+        timeout=config["request_timeout"],
+        max_retries=config["max_retries"],
+    script:
+        "../scripts/clone_voices.py"
+
+
 checkpoint segments:
     input:
         unpack(segments_inputs),

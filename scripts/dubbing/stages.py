@@ -171,6 +171,20 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     write_text_atomic(manifest, format_script(segments))
 
 
+def clone_voices(script_path, source_wav, dest, *, video, cache_dir, voices, timeout, max_retries):
+    """clones.json: each named speaker's cloned voice (ElevenLabs), made once per distinct sample."""
+    from . import audio, clones
+    from .script import read_script
+
+    segments = read_script(script_path)
+    samples = audio.decode_mono(source_wav, clones.RATE)
+    made = clones.clone_speakers(segments, samples, video=video, cache_dir=cache_dir, configured=voices,
+                                 timeout=timeout, max_retries=max_retries, where=script_path)
+    if not made:
+        log.info("no speaker to clone (the script names no speakers, or voices: names them all)")
+    write_text_atomic(dest, _dump(made))
+
+
 def synthesize_segment(segment_json, wav, record, *, settings, cache_dir, manifest, voices):
     """Per-segment mode: one line's speech, from the cache or one request."""
     from . import synth
