@@ -132,3 +132,12 @@ def test_two_diarized_speakers_are_dubbed_in_two_voices(api, tmp_path):
         assert spoken[row["text"]] == voices[row["speaker"]], (row, spoken)
     log = (workdir / "logs" / "talk" / "segments.log").read_text()
     assert f"A: {voices['A']} (automatic), B: {voices['B']} (automatic)" in log
+
+    # One speaker's voice changed: only that speaker's lines are voiced again, in the new voice.
+    other = next(voice for voice in ("shimmer", "echo") if voice not in voices.values())
+    before = len(api.requests)
+    run_snakemake(workdir, "results/talk/dubbed.mp4", *DIARIZE, "tts_backend=openai", f"voices={{'A': '{other}'}}",
+                  env=api_env(api))
+    again = [r["json"] for r in api.requests[before:] if r["path"] == "/v1/audio/speech"]
+    assert {r["input"] for r in again} == {row["text"] for row in rows if row["speaker"] == "A"}
+    assert {r["voice"] for r in again} == {other}

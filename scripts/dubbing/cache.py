@@ -40,6 +40,8 @@ def cache_key(settings, text):
         speed=round(float(settings.speed), 4),
         format=settings.response_format if settings.backend == "openai" else "",
         text=clean_text(text),
+        # Piper speaks without its sampling noise now (tts_piper.DETERMINISTIC): older noisy entries are not reused.
+        **({"noise": 0} if settings.backend == "piper" else {}),
     )
 
 

@@ -26,7 +26,7 @@ from .files import write_text_atomic
 
 log = logging.getLogger("dubbing")
 
-FIT_VERSION = 3  # bump when fitting itself changes, so every segment is fitted again
+FIT_VERSION = 4  # bump when fitting itself changes, so every segment is fitted again
 ATEMPO_SLACK = 0.03  # seconds atempo may overshoot the exact ratio
 RATE_STEP = 0.05  # voice rates are asked in these steps (a cache hit survives small timing edits)
 VOICE_RATE_FROM = 1.02  # a smaller speed-up is left to atempo: inaudible, and no second request
@@ -106,33 +106,47 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
     base = {seg_id: seconds for seg_id, seconds in zip(ids, natural)}
     asked = {seg_id: voice_rate(rate, max_speedup, max_voice) for seg_id, rate in wanted.items()}
     asked = {seg_id: rate for seg_id, rate in asked.items() if rate > 1.0}
-    paced = {}
-    for attempt in range(VOICE_ROUNDS):
-        if not asked:
-            break
+    tried = {}  # id -> {rate asked: speed-up measured}
+    on_disk = {}  # id -> the rate paced/<id>.wav was voiced at
+
+    def voice(rates):
         batch = [jobs.make_job(segment_json[seg_id], paced_dir / f"{seg_id}.wav", paced_dir / f"{seg_id}.json",
                                 settings, context, voices, rate=rate, text=texts.get(seg_id))
-                 for seg_id, rate in asked.items()]
+                 for seg_id, rate in rates.items()]
         stats = synth.voice_jobs(batch, settings, cache, max_concurrent, requests_per_minute)
-        log.info("voice rate, round %d: %d line(s): %d sent, %d from the cache, %d up to date", attempt + 1,
-                 len(batch), stats.sent, stats.cached, stats.kept)
         error = synth.failure(stats, paced_dir)
         if error:
             raise error
+        on_disk.update(rates)
+        return stats
+
+    for attempt in range(VOICE_ROUNDS):
+        if not asked:
+            break
+        stats = voice(asked)
+        log.info("voice rate, round %d: %d line(s): %d sent, %d from the cache, %d up to date", attempt + 1,
+                 len(asked), stats.sent, stats.cached, stats.kept)
         retry = {}
         for seg_id, rate in asked.items():
-            wav = paced_dir / f"{seg_id}.wav"
-            effective = base[seg_id] / audio.speech_seconds(wav)
-            paced[seg_id] = (wav, effective)
+            effective = base[seg_id] / audio.speech_seconds(paced_dir / f"{seg_id}.wav")
+            tried.setdefault(seg_id, {})[rate] = effective
             if abs(effective - wanted[seg_id]) > VOICE_RATE_SLACK:
                 # Rounded down: a voice that overshoots would break max_speedup; atempo covers a shortfall.
                 again = voice_rate(rate * wanted[seg_id] / effective, max_voice, max_voice, round_up=False)
-                if again != rate and again > 1.0:
+                if again != rate and again > 1.0 and again not in tried[seg_id]:
                     retry[seg_id] = again
         asked = retry
-    for seg_id, (_wav, effective) in list(paced.items()):
-        if effective > max_speedup * CAP_SLACK:  # the voice overshot the cap: stretch the natural one instead
-            del paced[seg_id]
+    # Each line keeps the voicing nearest its wanted speed-up among those within the cap (a second
+    # try that overshot max_speedup does not throw away a first one that was merely short).
+    paced, best = {}, {}
+    for seg_id, results in tried.items():
+        usable = {rate: effective for rate, effective in results.items() if effective <= max_speedup * CAP_SLACK}
+        if usable:
+            best[seg_id] = min(usable, key=lambda rate: (abs(usable[rate] - wanted[seg_id]), rate))
+            paced[seg_id] = (paced_dir / f"{seg_id}.wav", usable[best[seg_id]])
+    back = {seg_id: rate for seg_id, rate in best.items() if on_disk.get(seg_id) != rate}
+    if back:
+        voice(back)  # from the cache: that voicing was made in an earlier round
     for stale in paced_dir.glob("*.*") if paced_dir.is_dir() else []:
         if stale.suffix in (".wav", ".json") and stale.stem not in paced:
             stale.unlink()

@@ -7,6 +7,11 @@ from pathlib import Path
 from ..errors import DubbingError
 
 BUNDLED = {"en_US-joe-medium", ""}
+# Piper samples noise inside its ONNX graph (the voice's timbre, each phoneme's length) from a random
+# generator no API seeds per call, so the same line came out 3.06-3.25 s long from one call to the
+# next. Without the noise (the model's mean) the same text gives the same bytes every time: the dub's
+# timing, the cache and the tests no longer depend on chance. The line keeps the mean length (3.12 s).
+DETERMINISTIC = {"noise_scale": 0.0, "noise_w_scale": 0.0}
 
 
 def voice_files(voice):
@@ -70,7 +75,7 @@ class Synthesizer:
 
     def synthesize(self, text, wav_path, previous_text=None, next_text=None, where="", settings=None):
         """``settings`` (same voice) may ask for another speed: Piper's own rate (length_scale), no reload."""
-        config = self._config(length_scale=1.0 / (settings or self.settings).speed)
+        config = self._config(length_scale=1.0 / (settings or self.settings).speed, **DETERMINISTIC)
         try:
             with wave.open(str(wav_path), "wb") as wav:
                 self.voice.synthesize_wav(text, wav, syn_config=config)
