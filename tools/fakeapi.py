@@ -326,6 +326,15 @@ def _json_response(status, obj, headers=(), outcome=None, reason=None):
     return _Response(status, json.dumps(obj).encode(), "application/json", headers, outcome, reason)
 
 
+# Injected faults answered the same way by both families: status, message, OpenAI error type, ElevenLabs status.
+SERVER_FAULTS = {
+    "500": (500, "The server had an error", "server_error", "internal_server_error"),
+    "503": (503, "The engine is currently overloaded, please try again later", "server_error", "service_unavailable"),
+    "408": (408, "Request timed out.", "timeout", "request_timeout"),
+    "400": (400, "Injected bad request (fakeapi fault '400').", "invalid_request_error", "invalid_request"),
+}
+
+
 def _openai_error(status, message, type_, code=None, param=None, headers=(), outcome=None, reason=None):
     return _json_response(status, {"error": {"message": message, "type": type_, "param": param, "code": code}},
                           headers, outcome, reason)
@@ -351,20 +360,10 @@ def _fault_response(family, fault, reason):
         return _quota_response(family, reason)
     if fault == "401":
         return _auth_response(family, reason)
-    if fault == "500":
-        return (_openai_error(500, "The server had an error", "server_error", reason=reason) if oa
-                else _el_error(500, "internal_server_error", "The server had an error", reason=reason))
-    if fault == "503":
-        msg = "The engine is currently overloaded, please try again later"
-        return (_openai_error(503, msg, "server_error", reason=reason) if oa
-                else _el_error(503, "service_unavailable", msg, reason=reason))
-    if fault == "408":
-        return (_openai_error(408, "Request timed out.", "timeout", reason=reason) if oa
-                else _el_error(408, "request_timeout", "Request timed out.", reason=reason))
-    if fault == "400":
-        msg = "Injected bad request (fakeapi fault '400')."
-        return (_openai_error(400, msg, "invalid_request_error", reason=reason) if oa
-                else _el_error(400, "invalid_request", msg, reason=reason))
+    if fault in SERVER_FAULTS:
+        status, message, openai_type, elevenlabs_status = SERVER_FAULTS[fault]
+        return (_openai_error(status, message, openai_type, reason=reason) if oa
+                else _el_error(status, elevenlabs_status, message, reason=reason))
     raise ValueError(fault)
 
 

@@ -131,11 +131,11 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
 
     if chosen:
         log.info("voices: %s", speakers.describe(chosen))
-        distinct = {voice for voice, _how in chosen.values()}
-        if len(chosen) > 1 and len(distinct) < len(chosen):
+        automatic = [voice for voice, how in chosen.values() if how == "automatic"]
+        if len(set(automatic)) < len(automatic):  # the pool ran out (configured sharing is the user's choice)
             log.warning("%d speakers share %d voice(s) (%s): the %s set has no more; add voices to voice_pool "
-                        "(e.g. more Piper .onnx voices) or name them in voices:", len(chosen), len(distinct),
-                        ", ".join(sorted(distinct)), tts.backend)
+                        "(e.g. more Piper .onnx voices) or name them in voices:", len(automatic),
+                        len(set(automatic)), ", ".join(sorted(set(automatic))), tts.backend)
     if tts.backend == "piper":
         from .backends import tts_piper
 
