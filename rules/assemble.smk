@@ -5,8 +5,7 @@
 # (scripts/dubbing/placement.py).
 rule place:
     input:
-        reports=fit_reports,
-        wavs=fitted_wavs,
+        fit="results/{video}/fit.tsv",
         source="results/{video}/audio/source.wav",
     output:
         "results/{video}/timing.tsv",
@@ -23,7 +22,7 @@ rule place:
 rule timeline:
     input:
         timing="results/{video}/timing.tsv",
-        wavs=fitted_wavs,
+        fit="results/{video}/fit.tsv",
         source="results/{video}/audio/source.wav",
     output:
         "results/{video}/dub.wav",
@@ -82,7 +81,7 @@ rule sync_check:
         dub="results/{video}/dub.wav",
         timing="results/{video}/timing.tsv",
         script="results/{video}/segments.tsv",
-        wavs=fitted_wavs,
+        fit="results/{video}/fit.tsv",
     output:
         table=report(
             "results/{video}/sync.tsv", caption="../report/sync.rst", category="Sync"

@@ -287,15 +287,20 @@ def synth_mode():
     return mode
 
 
-def tts_path(video, seg):
-    """A segment's raw speech; in async mode it is written by the video's synth_batch checkpoint."""
-    if synth_mode() == "async":
-        checkpoints.synth_batch.get(video=video)
-    return f"results/{video}/tts/{seg}.wav"
-
-
 def tts_wavs(wildcards):
-    return [tts_path(wildcards.video, seg) for seg in segment_ids(wildcards)]
+    """Per-segment mode: each line's raw speech, the output of its own synth job."""
+    return expand(
+        "results/{video}/tts/{seg}.wav",
+        video=wildcards.video,
+        seg=segment_ids(wildcards),
+    )
+
+
+def synthesized(wildcards):
+    """What a reader of tts/<id>.wav depends on: each line's synth job, or the video's batch (async)."""
+    if synth_mode() == "async":
+        return f"results/{wildcards.video}/synth_batch.json"
+    return tts_wavs(wildcards)
 
 
 # One budget for cloud requests in flight, across videos, modes and stages: the `api` pool
@@ -337,25 +342,6 @@ def transcribe_slots(wildcards):
 def slot_jsons(wildcards):
     return expand(
         "results/{video}/slots/{seg}.json",
-        video=wildcards.video,
-        seg=segment_ids(wildcards),
-    )
-
-
-def fitted_wavs(wildcards):
-    """Fitted segments: written by the video's fit checkpoint (only those whose inputs changed)."""
-    checkpoints.fit.get(video=wildcards.video)
-    return expand(
-        "results/{video}/fit/{seg}.wav",
-        video=wildcards.video,
-        seg=segment_ids(wildcards),
-    )
-
-
-def fit_reports(wildcards):
-    checkpoints.fit.get(video=wildcards.video)
-    return expand(
-        "results/{video}/fit/{seg}.json",
         video=wildcards.video,
         seg=segment_ids(wildcards),
     )

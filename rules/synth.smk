@@ -36,9 +36,12 @@ if synth_mode() == "per-segment":
 
 else:
 
-    checkpoint synth_batch:
+    # Writes tts/<id>.wav (and .json) for the stale lines; synth_batch.json, rewritten by every run,
+    # is what the readers of tts/ depend on (input function `synthesized`).
+    rule synth_batch:
         input:
             segments=segment_jsons,
+            script="results/{video}/segments.tsv",
         output:
             "results/{video}/synth_batch.json",
         log:
@@ -52,7 +55,6 @@ else:
         params:
             tts=tts_settings(),
             voices=config["voices"],
-            manifest="results/{video}/segments.tsv",
             tts_dir="results/{video}/tts",
             cache_dir=config["cache_dir"],
             requests_per_minute=config["requests_per_minute"],
@@ -68,7 +70,7 @@ else:
 # voiced again (only when a translator wrote the script; see scripts/dubbing/shorten.py).
 rule shorten:
     input:
-        tts=tts_wavs,
+        tts=synthesized,
         slots=slot_jsons,
         segments=segment_jsons,
         script="results/{video}/segments.tsv",
@@ -83,6 +85,7 @@ rule shorten:
     resources:
         api=shorten_slots(),
     params:
+        tts_dir="results/{video}/tts",
         out_dir="results/{video}/shortened",
         max_speedup=config["max_speedup"],
         translate=translate_settings(),
@@ -94,11 +97,14 @@ rule shorten:
         "../scripts/shorten.py"
 
 
-checkpoint fit:
+# fit.tsv lists the lines; fit/<id>.wav and fit/<id>.json beside it are the fitted lines, rewritten
+# only where they changed, and every reader of them takes fit.tsv as its input.
+rule fit:
     input:
-        tts=tts_wavs,
+        tts=synthesized,
         slots=slot_jsons,
         segments=segment_jsons,
+        script="results/{video}/segments.tsv",
         shortened=shortened_for,
     output:
         "results/{video}/fit.tsv",
@@ -112,9 +118,8 @@ checkpoint fit:
     resources:
         api=tts_batch_slots(),
     params:
-        fit_dir="results/{video}/fit",
+        tts_dir="results/{video}/tts",
         paced_dir="results/{video}/paced",
-        manifest="results/{video}/segments.tsv",
         max_speedup=config["max_speedup"],
         tts=tts_settings(),
         voices=config["voices"],
@@ -126,7 +131,8 @@ checkpoint fit:
 
 rule synth_index:
     input:
-        tts_wavs,
+        tts=synthesized,
+        script="results/{video}/segments.tsv",
     output:
         "results/{video}/synth.tsv",
     log:
@@ -135,6 +141,8 @@ rule synth_index:
         "benchmarks/{video}/synth_index.tsv"
     conda:
         "../envs/audio.yaml"
+    params:
+        tts_dir="results/{video}/tts",
     script:
         "../scripts/synth_index.py"
 
@@ -142,6 +150,7 @@ rule synth_index:
 rule plan:
     input:
         segments=segment_jsons,
+        script="results/{video}/segments.tsv",
     output:
         "results/{video}/plan.json",
     log:

@@ -1,4 +1,4 @@
-"""Checkpoint fit: the video's pace, lines voiced faster where they must be, each segment fitted to its time."""
+"""Rule fit: the video's pace, lines voiced faster where they must be, each segment fitted to its time."""
 from dubbing.backends import Settings
 from dubbing.stages import fit_lines
 from dubbing.step import run_step
@@ -6,9 +6,9 @@ from dubbing.step import run_step
 run_step(
     snakemake,
     lambda sm: fit_lines(
-        sm.input.tts, sm.input.slots, sm.input.segments, fit_dir=sm.params.fit_dir, paced_dir=sm.params.paced_dir,
-        manifest=sm.output[0], max_speedup=sm.params.max_speedup, settings=Settings(**sm.params.tts),
-        cache_dir=sm.params.cache_dir, script=sm.params.manifest, voices=sm.params.voices,
+        sm.params.tts_dir, sm.input.slots, sm.input.segments, paced_dir=sm.params.paced_dir, manifest=sm.output[0],
+        max_speedup=sm.params.max_speedup, settings=Settings(**sm.params.tts), cache_dir=sm.params.cache_dir,
+        script=sm.input.script, voices=sm.params.voices,
         max_concurrent=max(1, sm.resources.api),  # the `api` slots this job holds
         requests_per_minute=sm.params.requests_per_minute, workers=sm.threads, shortened=sm.input.shortened or None,
     ),

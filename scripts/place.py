@@ -4,6 +4,5 @@ from dubbing.step import run_step
 
 run_step(
     snakemake,
-    lambda sm: place_lines(fit_reports=sm.input.reports, fit_wavs=sm.input.wavs, source_wav=sm.input.source,
-                           dest=sm.output[0]),
+    lambda sm: place_lines(fit_table=sm.input.fit, source_wav=sm.input.source, dest=sm.output[0]),
 )

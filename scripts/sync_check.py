@@ -5,7 +5,7 @@ from dubbing.step import run_step
 run_step(
     snakemake,
     lambda sm: check_sync(
-        dub_wav=sm.input.dub, timing_tsv=sm.input.timing, manifest=sm.input.script, fit_wavs=list(sm.input.wavs),
+        dub_wav=sm.input.dub, timing_tsv=sm.input.timing, manifest=sm.input.script, fit_table=sm.input.fit,
         table=sm.output.table, summary_json=sm.output.summary, tolerance=sm.params.tolerance,
         strict=sm.params.strict,
     ),

@@ -2,4 +2,4 @@
 from dubbing.stages import synth_index
 from dubbing.step import run_step
 
-run_step(snakemake, lambda sm: synth_index(tts_wavs=list(sm.input), dest=sm.output[0]))
+run_step(snakemake, lambda sm: synth_index(tts_dir=sm.params.tts_dir, manifest=sm.input.script, dest=sm.output[0]))

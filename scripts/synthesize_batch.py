@@ -1,4 +1,4 @@
-"""Checkpoint synth_batch (async mode): every stale segment of a video in one process."""
+"""Rule synth_batch (async mode): every stale segment of a video in one process."""
 from dubbing.backends import Settings
 from dubbing.stages import synthesize_all
 from dubbing.step import run_step
@@ -7,7 +7,7 @@ run_step(
     snakemake,
     lambda sm: synthesize_all(
         sm.input.segments, sm.params.tts_dir, sm.output[0], settings=Settings(**sm.params.tts),
-        cache_dir=sm.params.cache_dir, manifest=sm.params.manifest, voices=sm.params.voices,
+        cache_dir=sm.params.cache_dir, manifest=sm.input.script, voices=sm.params.voices,
         max_concurrent=max(1, sm.resources.api),  # the `api` slots this job holds
         requests_per_minute=sm.params.requests_per_minute,
     ),

@@ -4,6 +4,6 @@ from dubbing.step import run_step
 
 run_step(
     snakemake,
-    lambda sm: build_timeline(timing_tsv=sm.input.timing, fit_wavs=sm.input.wavs, source_wav=sm.input.source,
+    lambda sm: build_timeline(timing_tsv=sm.input.timing, fit_table=sm.input.fit, source_wav=sm.input.source,
                               dest=sm.output[0]),
 )

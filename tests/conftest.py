@@ -1,6 +1,8 @@
 """Shared test helpers: an isolated copy of the workflow, real Snakemake runs, audio measurements."""
 
+import collections
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +42,11 @@ def run_snakemake(workdir, *args, check=True, timeout=900, env=None):
     if check and done.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{done.stdout[-6000:]}")
     return done
+
+
+def jobs_run(stdout):
+    """How many jobs of each rule a Snakemake run's output shows (rule, localrule, checkpoint headers)."""
+    return collections.Counter(re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):$", stdout, re.M))
 
 
 def decode(path, rate=16000, stream="a:0"):

@@ -4,7 +4,7 @@ import json
 import shutil
 
 import pytest
-from conftest import MEDIA, api_env, clean_env, make_workdir, run_snakemake
+from conftest import MEDIA, api_env, clean_env, jobs_run, make_workdir, run_snakemake
 
 pytestmark = pytest.mark.e2e
 TARGET = "results/lesson/dubbed.mp4"
@@ -37,8 +37,7 @@ def dub(workdir, api, mode, *config):
 
 
 def jobs(stdout, rule):
-    return sum(line.strip() in (f"rule {rule}:", f"localrule {rule}:", f"checkpoint {rule}:")
-               for line in stdout.splitlines())
+    return jobs_run(stdout)[rule]
 
 
 def fit_times(workdir):

@@ -116,7 +116,7 @@ def test_fit_records_its_inputs_and_skips_unchanged_segments(tmp_path):
                                                         "window_end": start + 2.4}))
         (segments / f"000{i}.json").write_text(json.dumps({"id": f"000{i}", "text": "A line.", "speaker": ""}))
     args = ([tts / "0001.wav", tts / "0002.wav"], [slots / "0001.json", slots / "0002.json"],
-            [segments / "0001.json", segments / "0002.json"], fit_dir, tmp_path / "paced", tmp_path / "fit.tsv")
+            [segments / "0001.json", segments / "0002.json"], tmp_path / "paced", tmp_path / "fit.tsv")
     options = {"max_speedup": 1.25, "settings": Settings.resolve("tts", backend="piper"),
                "cache_dir": tmp_path / "cache", "workers": 2}
     fit_all(*args, **options)

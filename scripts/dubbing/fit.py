@@ -79,6 +79,20 @@ def fit(source_wav, slot, target, max_stretch, rate, dest, report, inputs):
     }))
 
 
+def fit_dir_of(fit_table):
+    """fit/ beside fit.tsv: the fitted lines live there, and every reader of them depends on the table
+    (rules/synth.smk), which the fit rewrites on every run."""
+    return Path(fit_table).parent / "fit"
+
+
+def fitted_files(fit_table):
+    """{id: (fit/<id>.wav, fit/<id>.json)} of the lines fit.tsv lists."""
+    fit_dir = fit_dir_of(fit_table)
+    rows = Path(fit_table).read_text(encoding="utf-8").splitlines()[1:]
+    ids = [row.split("\t", 1)[0] for row in rows if row]
+    return {seg_id: (fit_dir / f"{seg_id}.wav", fit_dir / f"{seg_id}.json") for seg_id in ids}
+
+
 def _sha1(path):
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
@@ -153,14 +167,15 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
     return paced
 
 
-def fit_all(tts_wavs, slot_jsons, segment_jsons, fit_dir, paced_dir, manifest, *, max_speedup, settings,
+def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, *, max_speedup, settings,
             cache_dir, script=None, voices=None, max_concurrent=5, requests_per_minute=0, workers=1, shortened=None):
     """Pace, re-voice and fit the video's lines; only lines whose inputs changed are rewritten.
 
+    ``fit/<id>.wav`` and ``fit/<id>.json`` are written beside ``manifest`` (fit.tsv, written last).
     ``shortened`` (shortened.tsv, see shorten.py) names lines to speak in a shorter wording: their
     speech is ``shortened/<id>.wav`` beside that table.
     """
-    fit_dir, paced_dir = Path(fit_dir), Path(paced_dir)
+    fit_dir, paced_dir = fit_dir_of(manifest), Path(paced_dir)
     ids = [Path(path).stem for path in slot_jsons]
     tts = {Path(path).stem: path for path in tts_wavs}
     texts = shorten.read_table(shortened)

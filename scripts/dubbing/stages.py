@@ -201,10 +201,19 @@ def synthesize_all(segment_jsons, tts_dir, report, *, settings, cache_dir, manif
                            requests_per_minute, voices)
 
 
-def synth_index(tts_wavs, dest):
+def _speech_wavs(tts_dir, ids):
+    """tts/<id>.wav of each line: the per-segment jobs' outputs, or the async batch's (see rules/synth.smk)."""
+    return [str(Path(tts_dir) / f"{seg_id}.wav") for seg_id in ids]
+
+
+def _ids(paths):
+    return [Path(path).stem for path in paths]
+
+
+def synth_index(tts_dir, manifest, dest):
     from . import synth
 
-    synth.write_index(tts_wavs, dest)
+    synth.write_index(_speech_wavs(tts_dir, [row["id"] for row in read_tsv(manifest)]), dest)
 
 
 def plan_synthesis(segment_jsons, tts_dir, dest, *, settings, cache_dir, prices, max_concurrent, video, voices):
@@ -213,27 +222,28 @@ def plan_synthesis(segment_jsons, tts_dir, dest, *, settings, cache_dir, prices,
     plan.write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices)
 
 
-def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, **options):
+def shorten_lines(tts_dir, slot_jsons, segment_jsons, script, out_dir, dest, **options):
     from . import shorten
 
-    shorten.shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, **options)
+    shorten.shorten_lines(_speech_wavs(tts_dir, _ids(slot_jsons)), slot_jsons, segment_jsons, script, out_dir, dest, **options)
 
 
-def fit_lines(tts_wavs, slot_jsons, segment_jsons, fit_dir, paced_dir, manifest, **options):
+def fit_lines(tts_dir, slot_jsons, segment_jsons, paced_dir, manifest, **options):
     from . import fit
 
-    fit.fit_all(tts_wavs, slot_jsons, segment_jsons, fit_dir, paced_dir, manifest, **options)
+    fit.fit_all(_speech_wavs(tts_dir, _ids(slot_jsons)), slot_jsons, segment_jsons, paced_dir, manifest, **options)
 
 
-def place_lines(fit_reports, fit_wavs, source_wav, dest):
+def place_lines(fit_table, source_wav, dest):
     """timing.tsv: where each fitted line goes on the dub track (see placement.py), and how it was fitted."""
-    from . import audio, fitting, placement, timeline
+    from . import audio, fit, fitting, placement, timeline
 
     import pandas as pd
 
     rate, _channels, total = audio.wav_info(source_wav)
-    rows = sorted((_load(report) for report in fit_reports), key=lambda row: row["start"])
-    frames = {Path(wav).stem: audio.wav_info(wav)[2] for wav in fit_wavs}
+    fitted = fit.fitted_files(fit_table)
+    rows = sorted((_load(report) for _wav, report in fitted.values()), key=lambda row: row["start"])
+    frames = {seg_id: audio.wav_info(wav)[2] for seg_id, (wav, _report) in fitted.items()}
     lengths = [frames[row["id"]] for row in rows]
     slots = [fitting.Slot(row["id"], row["start"], row["end"], row["window_end"]) for row in rows]
     starts = placement.place(placement.lines_for(slots), [n / rate for n in lengths], total / rate)
@@ -259,13 +269,13 @@ def place_lines(fit_reports, fit_wavs, source_wav, dest):
         frame[columns].to_csv(tmp, sep="\t", index=False, lineterminator="\n", float_format="%.3f")
 
 
-def build_timeline(timing_tsv, fit_wavs, source_wav, dest):
+def build_timeline(timing_tsv, fit_table, source_wav, dest):
     """The dub track: each fitted line at its placed start (timing.tsv), one voice at a time."""
-    from . import audio, timeline
+    from . import audio, fit, timeline
 
     rate, _channels, total = audio.wav_info(source_wav)
     table = read_tsv(timing_tsv)
-    wavs = {Path(wav).stem: wav for wav in fit_wavs}
+    wavs = {seg_id: wav for seg_id, (wav, _report) in fit.fitted_files(fit_table).items()}
 
     def placements():
         for seg_id, start in sorted(((row["id"], float(row["start"])) for row in table), key=lambda item: item[1]):
@@ -308,17 +318,17 @@ def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
     mux.mux(media, mix_audio_path, srt, dest, language, bitrate)
 
 
-def check_sync(dub_wav, timing_tsv, manifest, fit_wavs, table, summary_json, tolerance, strict):
+def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, tolerance, strict):
     """Find each fitted line in the dub track (sync.measure); warn (or fail, if strict) naming the lines out of
     tolerance, running into the next line, or missing."""
     import pandas as pd
 
-    from . import sync
+    from . import fit, sync
     from .script import read_script
 
     timing = pd.read_csv(timing_tsv, sep="\t", dtype={"id": str, "text": str}, keep_default_na=False)
     script = {seg.id: seg for seg in read_script(manifest)}
-    wavs = {Path(wav).stem: wav for wav in fit_wavs}
+    wavs = {seg_id: wav for seg_id, (wav, _report) in fit.fitted_files(fit_table).items()}
     lines = []
     for row in timing.to_dict("records"):
         seg = script.get(row["id"])
