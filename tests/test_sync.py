@@ -172,7 +172,9 @@ def test_check_sync_writes_the_table_and_the_report_shows_it(tmp_path):
     manifest.write_text(format_script([Segment(line["id"], line["slot_start"], line["slot_end"], f"Line {i}.",
                                                "host" if i % 2 else "guest") for i, line in enumerate(lines)]))
     table, summary_json = tmp_path / "sync.tsv", tmp_path / "sync_summary.json"
-    args = dict(dub_wav=dub, timing_tsv=timing, manifest=manifest, fit_wavs=[line["fitted_wav"] for line in lines],
+    fit_table = tmp_path / "fit.tsv"  # lay() wrote the fitted lines into fit/ beside it
+    fit_table.write_text("id\n" + "".join(f"{line['id']}\n" for line in lines))
+    args = dict(dub_wav=dub, timing_tsv=timing, manifest=manifest, fit_table=fit_table,
                 table=table, summary_json=summary_json, tolerance=TOLERANCE)
     stages.check_sync(**args, strict=False)
     with pytest.raises(DubbingError, match="late 0003"):

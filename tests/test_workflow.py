@@ -53,9 +53,9 @@ def test_demo_is_dubbed_in_sync_over_the_lowered_original(demo_workdir):
     assert all(1.0 <= float(row["stretch"]) <= 1.25 for row in timing)
 
     # Replacing the original instead of ducking it: speech is measured on the final muxed audio,
-    # where nothing else can mask a misplaced line; only mix and mux re-run.
+    # where nothing else can mask a misplaced line; only mix, mux and the summary page (it names the mode) re-run.
     rerun = run_snakemake(demo_workdir, "results/demo/dubbed.mp4", "--config", "mix_mode=replace")
-    assert set(jobs_run(rerun.stdout)) == {"mix", "mux"}
+    assert set(jobs_run(rerun.stdout)) == {"mix", "mux", "report_pieces"}
     final = decode(dubbed, RATE)
     for row in script:
         onset = speech_onset(final, RATE, float(row["start"]))
