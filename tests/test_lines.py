@@ -41,23 +41,51 @@ def test_abbreviations_and_initials_do_not_end_a_sentence():
     assert texts(cues) == ["Mr. Smith met John F. Kennedy today."]
 
 
-def test_a_long_pause_ends_a_line_without_punctuation():
+def test_a_long_pause_ends_a_line_inside_punctuated_text():
     pause = lines.PAUSE_CUT_SECONDS
-    words = sentence(0.0, "so we went down to the river") + sentence(2.1 + pause + 0.1, "and the water was cold")
+    words = sentence(0.0, "so we went down to the river") + sentence(2.1 + pause + 0.1, "and the water was cold.")
     cues = build_lines(words)
-    assert texts(cues) == ["so we went down to the river", "and the water was cold"]
+    assert texts(cues) == ["so we went down to the river", "and the water was cold."]
     # a shorter pause inside a sentence does not cut it
-    words = sentence(0.0, "so we went down to the river") + sentence(2.1 + pause - 0.2, "and the water was cold")
+    words = sentence(0.0, "so we went down to the river") + sentence(2.1 + pause - 0.2, "and the water was cold.")
+    assert texts(build_lines(words)) == ["so we went down to the river and the water was cold."]
+
+
+def test_without_punctuation_every_pause_a_sentence_may_end_at_ends_a_line():
+    # No sentence end at all (tiny.en on some CPUs): a quarter-second pause is the best sign of one.
+    cut = lines.UNPUNCTUATED_PAUSE_CUT_SECONDS
+    words = sentence(0.0, "so we went down to the river") + sentence(2.1 + cut + 0.05, "and the water was cold")
+    assert texts(build_lines(words)) == ["so we went down to the river", "and the water was cold"]
+    words = sentence(0.0, "so we went down to the river") + sentence(2.1 + cut - 0.1, "and the water was cold")
     assert texts(build_lines(words)) == ["so we went down to the river and the water was cold"]
 
 
-def test_a_fragment_joins_the_neighbour_nearest_in_time():
-    # "Oh, hello." lasts 0.4 s: too short to voice alone; the next sentence is 0.1 s away, the one before 2 s.
+def test_a_pause_the_audio_has_cuts_where_the_word_times_show_none():
+    # Whisper's times run the words together; the voice-activity detector heard 0.3 s of silence near 2.1 s.
+    words = sentence(0.0, "so we went down to the river") + sentence(2.1, "and the water was cold")
+    assert len(build_lines(words)) == 1
+    speech = [(0.0, 1.9), (2.2, 3.6)]
+    assert texts(build_lines(words, speech)) == ["so we went down to the river", "and the water was cold"]
+    # a pause farther than PAUSE_SNAP_SECONDS from any word boundary is not taken for this one
+    long_word = [Word(0.0, 3.0, " sooooo", 0.9), Word(3.0, 3.3, " well", 0.9)]  # one boundary, at 3.0 s
+    far = [(0.0, 1.0), (1.4, 3.3)]  # a pause at 1.0-1.4 s, inside the long word
+    assert len(build_lines(long_word, far)) == 1
+    near = [(0.0, 2.5), (2.9, 3.3)]
+    assert len(build_lines(long_word, near)) == 2
+
+
+def test_a_whole_sentence_keeps_its_own_line_however_short():
+    # "Oh, hello." lasts 0.4 s, 0.1 s before the next sentence: it may be another speaker's, never merged.
     words = sentence(0.0, "Good morning everyone.") + said((2.9, 3.1, "Oh,"), (3.1, 3.3, "hello.")) + \
         sentence(3.4, "I didn't know you were there.")
-    cues = build_lines(words)
-    assert texts(cues) == ["Good morning everyone.", "Oh, hello. I didn't know you were there."]
-    assert (cues[1].start, cues[1].end) == (2.9, 5.2)
+    assert texts(build_lines(words)) == ["Good morning everyone.", "Oh, hello.", "I didn't know you were there."]
+
+
+def test_a_word_without_duration_gets_time_from_the_next_one():
+    words = [Word(1.0, 1.0, " I", 0.9), Word(1.0, 1.4, " know.", 0.9)]
+    cue, = build_lines(words)
+    assert (cue.start, cue.end, cue.text) == (1.0, 1.4, "I know.")
+    assert lines._timed(words)[0].end == 1.1 and lines._timed(words)[1].start == 1.1
 
 
 def test_a_fragment_after_a_long_silence_keeps_its_own_line():
@@ -67,20 +95,27 @@ def test_a_fragment_after_a_long_silence_keeps_its_own_line():
     assert texts(cues) == ["Hello?", "Hello?", "Oh, hello there."]
 
 
-def test_an_over_long_line_is_split_at_its_longest_pause():
-    # 50 words without a sentence end, 0.3 s each, one 0.5 s pause after word 20: 15.5 s in all.
+def test_an_over_long_sentence_is_split_at_its_longest_pause():
+    # 50 words ending in one full stop, 0.3 s each, one 0.5 s pause after word 20: 15.5 s in all.
     first = sentence(0.0, " ".join(f"a{i}" for i in range(20)))
-    second = sentence(6.5, " ".join(f"b{i}" for i in range(30)))
+    second = sentence(6.5, " ".join(f"b{i}" for i in range(30)) + ".")
     cues = build_lines(first + second)
-    assert texts(cues) == [" ".join(f"a{i}" for i in range(20)), " ".join(f"b{i}" for i in range(30))]
+    assert texts(cues) == [" ".join(f"a{i}" for i in range(20)), " ".join(f"b{i}" for i in range(30)) + "."]
     assert all(cue.end - cue.start <= lines.MAX_LINE_SECONDS for cue in cues)
 
 
-def test_an_over_long_line_without_pauses_is_split_at_a_clause_end():
-    words = sentence(0.0, " ".join(["word"] * 25 + ["clause,"] + ["word"] * 20))  # 13.8 s, no pauses
+def test_an_over_long_sentence_without_pauses_is_split_at_a_clause_end():
+    words = sentence(0.0, " ".join(["word"] * 25 + ["clause,"] + ["word"] * 19 + ["end."]))  # 13.8 s, no pauses
     cues = build_lines(words)
     assert [len(cue.text.split()) for cue in cues] == [26, 20]
     assert cues[0].text.endswith("clause,")
+
+
+def test_without_punctuation_a_line_is_at_most_a_sentence_long():
+    words = sentence(0.0, " ".join(f"w{i}" for i in range(46)))  # 13.8 s, no pauses, no punctuation
+    cues = build_lines(words)
+    assert all(cue.end - cue.start <= lines.MAX_UNPUNCTUATED_SECONDS for cue in cues) and len(cues) == 4
+    assert all_words(cues) == [w.text.strip() for w in words]
 
 
 def test_an_over_long_line_by_characters_is_split():

@@ -252,7 +252,7 @@ def snap_to_speech(cues, samples, rate, frame=0.01, lookback=0.3):
     snapped, previous_end = [], 0.0
     for cue in cues:
         search_from = max(previous_end, cue.start - lookback)
-        first, last = int(search_from / frame), min(levels.size, int(np.ceil(cue.end / frame)))
+        first, last = int(np.ceil(search_from / frame - 1e-6)), min(levels.size, int(np.ceil(cue.end / frame)))
         loud = np.flatnonzero(levels[first:last] > threshold)
         if loud.size:
             start = round((first + loud[0]) * frame, 3)

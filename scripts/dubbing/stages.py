@@ -74,6 +74,7 @@ def transcribe(source_wav, subtitles_path, dest, settings):
         "language": result.language,
         "language_probability": result.language_probability,
         "segments": [{"start": c.start, "end": c.end, "text": c.text, "speaker": c.speaker} for c in result.cues],
+        "dropped": list(result.dropped),
     }
     write_text_atomic(dest, _dump(data))
 

@@ -27,6 +27,8 @@ class Transcript:
     language: str = ""
     language_probability: float | None = None  # when detected, not given
     model: str = ""
+    # Text heard but not made into lines: [{"start", "end", "text", "reason"}] (e.g. invented over music).
+    dropped: list = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)

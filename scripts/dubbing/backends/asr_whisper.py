@@ -15,15 +15,16 @@ the thread first samples, and every call here builds a new model (new worker thr
 The thread count is fixed too, so the arithmetic does not depend on the machine's core count.
 
 Lines are rebuilt from the words' timestamps by ``dubbing.lines`` (sentence-like, voiceable, no
-hallucinated repeats), then tightened to the speech they cover.
+hallucinated repeats), cut at the pauses Silero VAD (``dubbing.vad``) hears, then tightened to the speech
+they cover. Segments heard over no speech are left out, and listed in the transcript with the reason.
 """
 
 import logging
 
-from .. import languages, models
+from .. import languages, models, vad
 from ..audio import decode_mono, snap_to_speech
 from ..errors import DubbingError
-from ..lines import Word, build_lines
+from ..lines import PAUSE_SNAP_SECONDS, Dropped, Word, build_lines_accounted, text_of
 from . import Transcript
 
 log = logging.getLogger("dubbing")
@@ -38,6 +39,11 @@ DETECT_THRESHOLD = 0.5
 # French, Spanish and Italian recordings (docs/BENCHMARKS.md), beam 1 gave the same word error rate
 # as beam 5 (0.26/0.40/0.22 against 0.35/0.38/0.22) in a third to two thirds of the time.
 MULTILINGUAL_OPTIONS = {"beam_size": 1}
+# Whisper's own "this was silence" rule (its no_speech_threshold and logprob_threshold defaults).
+NO_SPEECH_PROB = 0.6
+LOGPROB_FLOOR = -1.0
+# Left-out pieces named one by one in the log (all are in transcript.json).
+SHOWN = 5
 # CPU threads for decoding, the transcribe rule's ``threads``; fixed so results do not vary with the machine.
 CPU_THREADS = 2
 DECODE_OPTIONS = {
@@ -100,14 +106,63 @@ def choose(settings, samples, where):
     return model, name, language, probability
 
 
-def transcribe(audio_path, subtitles_path, settings):
-    samples = decode_mono(audio_path, RATE)
+def recognize(audio_path, settings, samples=None):
+    """What Whisper heard, before any line is built: {"language", "language_probability", "model",
+    "segments": [{"start", "end", "no_speech_prob", "avg_logprob", "compression_ratio",
+    "words": [Word, ...]}]}. tools/record_words.py stores this for the tests (the words depend on the CPU)."""
+    samples = decode_mono(audio_path, RATE) if samples is None else samples
     model, name, language, probability = choose(settings, samples, audio_path)
     log.info("transcribing %s speech with Whisper %s", languages.name(language), name)
     # The file, not ``samples``: faster-whisper decodes it itself (PyAV), as the measured results were made.
     options = DECODE_OPTIONS | (MULTILINGUAL_OPTIONS if model.model.is_multilingual else {})
     segments, _info = model.transcribe(str(audio_path), language=language, **options)
-    words = [Word(word.start, word.end, word.word, word.probability) for segment in segments
-             for word in (segment.words or [])]
-    cues = snap_to_speech(build_lines(words), samples, RATE)
-    return Transcript(cues, language=language, language_probability=probability, model=name)
+    heard = [{"start": segment.start, "end": segment.end, "no_speech_prob": segment.no_speech_prob,
+              "avg_logprob": segment.avg_logprob, "compression_ratio": segment.compression_ratio,
+              "words": [Word(word.start, word.end, word.word, word.probability) for word in (segment.words or [])]}
+             for segment in segments]
+    return {"language": language, "language_probability": probability, "model": name, "segments": heard}
+
+
+def heard_words(segments, speech):
+    """(words, dropped): the words of the segments Whisper really heard, and those of the segments it
+    likely invented over music, noise or silence, with the reason.
+
+    A segment is invented when the voice-activity detector heard no speech over it, or when Whisper
+    itself rates it as probably not speech (``no_speech_prob``) and its words improbable
+    (``avg_logprob``), Whisper's own silence rule, which faster-whisper applies only without word
+    timestamps. A music clip's "Thank you." over 8 s has no_speech_prob 0.84.
+    """
+    words, dropped = [], []
+    for segment in segments:
+        said = segment["words"]
+        if not said:
+            continue
+        start, end = said[0].start, said[-1].end
+        reason = ""
+        if speech is not None and not any(a < end + PAUSE_SNAP_SECONDS and b > start - PAUSE_SNAP_SECONDS
+                                          for a, b in speech):
+            reason = "no speech heard there (voice activity detector)"
+        elif segment["no_speech_prob"] > NO_SPEECH_PROB and segment["avg_logprob"] < LOGPROB_FLOOR:
+            reason = (f"the recognizer rates it as not speech (no_speech_prob {segment['no_speech_prob']:.2f}, "
+                      f"avg_logprob {segment['avg_logprob']:.2f})")
+        if reason:
+            dropped.append(Dropped(round(float(start), 3), round(float(end), 3), text_of(said), reason))
+        else:
+            words.extend(said)
+    return words, dropped
+
+
+def transcribe(audio_path, subtitles_path, settings):
+    samples = decode_mono(audio_path, RATE)
+    heard = recognize(audio_path, settings, samples)
+    speech = vad.speech(vad.probabilities(samples))
+    words, dropped = heard_words(heard["segments"], speech)
+    lines, invented = build_lines_accounted(words, speech)
+    cues = snap_to_speech(lines, samples, RATE)
+    left_out = dropped + invented
+    for item in left_out[:SHOWN]:
+        log.warning("%s: %.2f-%.2f s %r not dubbed: %s", audio_path, item.start, item.end, item.text, item.reason)
+    if len(left_out) > SHOWN:
+        log.warning("%s: %d more pieces not dubbed (transcript.json lists them)", audio_path, len(left_out) - SHOWN)
+    return Transcript(cues, language=heard["language"], language_probability=heard["language_probability"],
+                      model=heard["model"], dropped=[item._asdict() for item in dropped + invented])

@@ -1,0 +1,73 @@
+"""Voice activity: where people speak in a recording, frame by frame (Silero VAD).
+
+Silero VAD v6 ships inside faster-whisper (``faster_whisper/assets/silero_vad_v6.onnx``, MIT) and runs
+on onnxruntime, both already installed for recognition, so no other package or download is needed.
+It gives one speech probability per 32 ms of 16 kHz audio; everything else here is plain arithmetic
+on those probabilities, kept apart so that tests can feed it recorded probabilities (the network's
+output, like Whisper's, may differ in the last digits from one CPU to another).
+
+Used for:
+* the pauses the line builder cuts at (``dubbing.lines``): Whisper's word timestamps often swallow a
+  short pause into the word before it, the audio does not;
+* telling speech from music, applause and silence (no line is made where nobody speaks);
+* measuring the dub against the original (``dubbing.sync``): when the original speaks, when the dub does.
+"""
+
+import numpy as np
+
+RATE = 16000
+FRAME_SAMPLES = 512
+FRAME_SECONDS = FRAME_SAMPLES / RATE  # 0.032 s
+# A frame is speech at or above this probability (Silero's own default).
+THRESHOLD = 0.5
+# Audio is run through the network this many frames at a time (about 5 minutes), so memory stays
+# bounded on an hour-long recording; the network's state restarts at each block's edge.
+BLOCK_FRAMES = 10000
+
+
+def probabilities(samples):
+    """Speech probability per 32 ms frame of ``samples`` (16 kHz mono, int16 or float in [-1, 1])."""
+    from faster_whisper.vad import get_vad_model
+
+    audio = np.asarray(samples)
+    audio = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
+    if audio.size == 0:
+        return np.zeros(0, np.float32)
+    model = get_vad_model()
+    out = []
+    block = BLOCK_FRAMES * FRAME_SAMPLES
+    for first in range(0, audio.size, block):
+        piece = audio[first:first + block]
+        piece = np.pad(piece, (0, (-piece.size) % FRAME_SAMPLES))
+        out.append(np.asarray(model(piece), np.float32).reshape(-1))
+    return np.concatenate(out)
+
+
+def regions(probs, threshold=THRESHOLD, min_seconds=0.0):
+    """[(start, end)] seconds of the runs of frames at or above ``threshold`` (speech), or below it when
+    ``threshold`` is negative (silence: frames below ``-threshold``), each at least ``min_seconds`` long."""
+    probs = np.asarray(probs)
+    on = probs >= threshold if threshold >= 0 else probs < -threshold
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+    runs = [(round(float(a) * FRAME_SECONDS, 3), round(float(b) * FRAME_SECONDS, 3)) for a, b in zip(edges[::2], edges[1::2])]
+    return [(a, b) for a, b in runs if b - a >= min_seconds - 1e-9]
+
+
+def speech(probs, threshold=THRESHOLD, min_seconds=0.0):
+    return regions(probs, threshold, min_seconds)
+
+
+def silences(probs, threshold=THRESHOLD, min_seconds=0.0):
+    """The pauses between speech: runs below ``threshold``, not counting silence before the first or after
+    the last speech."""
+    quiet = regions(probs, -threshold, min_seconds)
+    said = speech(probs, threshold)
+    if not said:
+        return []
+    return [(a, b) for a, b in quiet if a >= said[0][0] and b <= said[-1][1]]
+
+
+def speech_seconds_within(probs, start, end, threshold=THRESHOLD):
+    """Seconds of speech between ``start`` and ``end``."""
+    first, last = int(start / FRAME_SECONDS), int(np.ceil(end / FRAME_SECONDS))
+    return float(np.count_nonzero(np.asarray(probs)[max(first, 0):max(last, 0)] >= threshold)) * FRAME_SECONDS
