@@ -41,6 +41,7 @@ rule subtitles:
         timing="results/{video}/timing.tsv",
         script="results/{video}/segments.tsv",
         voices="results/{video}/voices.tsv",
+        unspoken="results/{video}/unspoken.tsv",
     output:
         "results/{video}/dubbed.srt",
     log:

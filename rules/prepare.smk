@@ -101,6 +101,7 @@ checkpoint segments:
     output:
         "results/{video}/segments.tsv",
         voices="results/{video}/voices.tsv",
+        unspoken="results/{video}/unspoken.tsv",  # lines shown but not voiced ("[Music]")
     log:
         "logs/{video}/segments.log",
     benchmark:

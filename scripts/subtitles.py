@@ -3,4 +3,5 @@ from dubbing.stages import dubbed_subtitles
 from dubbing.step import run_step
 
 run_step(snakemake, lambda sm: dubbed_subtitles(timing_tsv=sm.input.timing, manifest=sm.input.script,
-                                                dest=sm.output[0], voices_table=sm.input.voices))
+                                                dest=sm.output[0], voices_table=sm.input.voices,
+                                                unspoken_table=sm.input.unspoken))

@@ -243,3 +243,29 @@ def test_extra_fields_are_not_silently_dropped():
         assert "line 2" in str(err)
         return
     assert "world" in segments[0].text
+
+
+def test_normalizing_cues_never_drops_text():
+    from dubbing.script import MIN_CUE_SECONDS, normalize_cues
+    from dubbing.subtitles import Cue
+
+    cues = [
+        Cue(1.0, 3.0, "First line.", "A"),
+        Cue(2.9, 4.0, "Overlaps the first a little.", "A"),  # the first ends where this starts
+        Cue(22.70, 22.71, "A sentence of ten milliseconds.", ""),  # the phone call's lost sentence
+        Cue(30.0, 32.0, "Two people", "A"),
+        Cue(30.0, 31.0, "at once.", "B"),  # same start, other speaker: one after the other
+        Cue(40.0, 42.0, "Said twice.", "A"),
+        Cue(40.0, 42.0, "Said twice.", "A"),  # an exact duplicate: said once
+        Cue(50.0, 50.0, "Zero length,", "A"),
+        Cue(50.0, 51.0, "then more.", "A"),  # same speaker, same start: one line
+    ]
+    out = normalize_cues(cues)
+    words = " ".join(cue.text for cue in out).split()
+    assert words == "First line. Overlaps the first a little. A sentence of ten milliseconds. Two people at once. " \
+                    "Said twice. Zero length, then more.".split()
+    assert all(b.start >= a.end - 1e-9 for a, b in zip(out, out[1:]))
+    assert all(cue.end - cue.start >= MIN_CUE_SECONDS - 1e-9 for cue in out)
+    assert [(c.start, c.end, c.speaker) for c in out if c.text in ("Two people", "at once.")] == \
+        [(30.0, 31.111, "A"), (31.111, 32.0, "B")]  # the 2 s shared 10:8, by their text
+    assert (out[0].start, out[0].end, out[1].start) == (1.0, 2.9, 2.9)

@@ -56,6 +56,23 @@ def speakable(text):
     return any(unicodedata.category(char)[0] in "LNSP" for char in text)
 
 
+# What subtitles mark as not spoken: sound descriptions in brackets or parentheses ("[Music]",
+# "(laughs)") and sung lyrics between music notes ("♪ la la la ♪"), or a lone note.
+MARKER = re.compile(r"\[[^\]]*\]|\([^)]*\)|[♪♫♬][^♪♫♬]*[♪♫♬]|[♪♫♬]")
+UNSPOKEN_COLUMNS = ["id", "start", "end", "speaker", "text", "reason"]
+
+
+def spoken_text(text):
+    """(what a voice says, why not when nothing): ``text`` without its markers; ("", reason) for a line of
+    only markers or punctuation ("[Music]", "...", "?!"), which stays in the subtitles and is not voiced."""
+    said = " ".join(MARKER.sub(" ", text).split())
+    if any(char.isalnum() for char in said):
+        return said, ""
+    if MARKER.search(text):
+        return "", "a sound or music marker, not speech"
+    return "", "no word to say (punctuation only)"
+
+
 def make_id(index, width=4):
     """Generated segment ids are zero-padded and 1-based: 0001, 0002, ..."""
     return str(index + 1).zfill(width)
@@ -156,23 +173,52 @@ def read_script(path):
     return parse_script(text, path)
 
 
-def normalize_cues(cues):
-    """Time-ordered cues with text, none overlapping the next (ASR and subtitles often overlap a little).
+# A cue shorter than this gets time from the silence after it (a zero-length word or cue from a recognizer).
+MIN_CUE_SECONDS = 0.2
 
-    A cue left shorter than 50 ms by its successor's start is dropped, and logged by id and time.
+
+def _joined(first, second):
+    """The text of two cues one person says together; an exact repeat is said once."""
+    if " ".join(second.split()) == " ".join(first.split()):
+        return first
+    return f"{first} {second}"
+
+
+def normalize_cues(cues):
+    """Time-ordered cues with text, none overlapping the next; no text is ever dropped.
+
+    Recognizers and subtitle files often overlap cues, and give cues without duration:
+    * a cue overlapping the next is ended where the next starts, when that leaves it MIN_CUE_SECONDS;
+    * cues starting together (two speakers at once, common in subtitles) are merged when one person
+      says them, and laid one after the other when two people do, their common time shared by the
+      length of their text;
+    * a cue shorter than MIN_CUE_SECONDS gets time from the silence after it.
     """
     from .subtitles import Cue
 
-    cues = sorted((c for c in cues if c.text.strip()), key=lambda c: c.start)
+    cues = sorted((c for c in cues if c.text.strip()), key=lambda c: c.start)  # stable: same start keeps order
     out = []
-    for index, cue in enumerate(cues):
-        end = min(cue.end, cues[index + 1].start) if index + 1 < len(cues) else cue.end
-        if end - cue.start >= 0.05:
-            out.append(Cue(cue.start, round(end, 3), cue.text, cue.speaker))
-        else:
-            log.warning("cue at %.3f s dropped: it ends %.3f s after it starts, before the next cue (%r)", cue.start,
-                        end - cue.start, cue.text[:60])
-    return out
+    for cue in cues:
+        cue = Cue(cue.start, max(cue.end, cue.start + MIN_CUE_SECONDS), cue.text, cue.speaker)
+        if out and cue.start < out[-1].end:
+            last = out[-1]
+            if cue.start - last.start >= MIN_CUE_SECONDS:
+                out[-1] = Cue(last.start, cue.start, last.text, last.speaker)
+            elif cue.speaker == last.speaker:
+                out[-1] = Cue(last.start, max(last.end, cue.end), _joined(last.text, cue.text), last.speaker)
+                log.info("cues at %.3f s and %.3f s overlap and have one speaker: joined into one line", last.start,
+                         cue.start)
+                continue
+            else:
+                span_end = max(last.end, cue.end, last.start + 2 * MIN_CUE_SECONDS)
+                share = len(last.text) / (len(last.text) + len(cue.text))
+                middle = round(last.start + (span_end - last.start) * share, 3)
+                out[-1] = Cue(last.start, middle, last.text, last.speaker)
+                cue = Cue(middle, span_end, cue.text, cue.speaker)
+                log.info("cues of %s and %s overlap at %.3f s: laid one after the other", last.speaker or "?",
+                         cue.speaker or "?", last.start)
+        out.append(cue)
+    return [Cue(cue.start, round(cue.end, 3), cue.text, cue.speaker) for cue in out]
 
 
 def check_within(segments, duration, path):
@@ -241,11 +287,6 @@ def long_lines(segments, max_chars):
 
 def format_script(segments):
     """Script TSV text (tabs and newlines inside fields are already collapsed by clean_text)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(
-        out, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, quotechar=None
-    )
-    writer.writeheader()
-    for seg in segments:
-        writer.writerow(seg.as_row())
-    return out.getvalue()
+    from .tables import format_table
+
+    return format_table(COLUMNS, [seg.as_row() for seg in segments])

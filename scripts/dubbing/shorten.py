@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import audio, backends, jobs, synth
 from .cache import SpeechCache, TextCache, text_key
-from .files import write_text_atomic
+from .tables import write_table
 from .script import clean_text, read_script
 
 log = logging.getLogger("dubbing")
@@ -91,8 +91,8 @@ def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, *,
             stale.unlink()
     still = [seg_id for seg_id in changed if speech[seg_id] / max_speedup > windows[seg_id] + SHORTEN_FROM]
     log.info("%d line(s) shortened; %d of them still too long (placement moves them)", len(changed), len(still))
-    write_text_atomic(dest, "id\tseconds\ttext\n" + "".join(
-        f"{seg_id}\t{speech[seg_id]:.3f}\t{changed[seg_id]}\n" for seg_id in sorted(changed)))
+    write_table(dest, ["id", "seconds", "text"],
+                [(seg_id, speech[seg_id], clean_text(changed[seg_id])) for seg_id in sorted(changed)])
 
 
 def read_table(path):

@@ -6,13 +6,13 @@ functions that use them, so a per-segment synthesis job pays for numpy, pandas o
 uses them (600 jobs).
 """
 
-import csv
 import json
 import logging
 from pathlib import Path
 
+from . import tables
 from .errors import DubbingError
-from .files import atomic_output, write_if_changed, write_text_atomic
+from .files import write_if_changed, write_text_atomic
 
 log = logging.getLogger("dubbing")
 
@@ -20,9 +20,8 @@ MOVED = 0.0005  # seconds; a line placed this far from its script start counts a
 
 
 def read_tsv(path):
-    """The rows of a table written by pandas here (tab-separated, a header, fields with quotes quoted)."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+    """The rows of a table written here (``dubbing.tables``: tab-separated, a header, nothing quoted)."""
+    return tables.read_table(path)
 
 
 def _dump(data):
@@ -83,10 +82,8 @@ def translate(transcript_json, source_wav, dest, settings):
     """The script from the transcript, in the dub's language: the translator gets the language heard."""
     import dataclasses
 
-    import pandas as pd
-
     from . import backends, languages, subtitles
-    from .script import normalize_cues
+    from .script import format_script, normalize_cues
 
     transcript = _load(transcript_json)
     language = languages.code(transcript.get("language")) or languages.code(settings.source_language)
@@ -98,13 +95,11 @@ def translate(transcript_json, source_wav, dest, settings):
                                             f"or openai, or set target_language: {language}")
     cues = [subtitles.Cue(s["start"], s["end"], s["text"], s.get("speaker", "")) for s in transcript["segments"]]
     segments = backends.load("translate", settings.backend).translate(normalize_cues(cues), settings, source_wav)
-    frame = pd.DataFrame([seg.as_row() for seg in segments])
-    with atomic_output(dest, ".tsv") as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
+    write_text_atomic(dest, format_script(segments))  # unquoted: the text round-trips exactly
 
 
 def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, voices, min_gap, voice_pool=(),
-                 voices_table=None, clones_json=None):
+                 voices_table=None, clones_json=None, unspoken_table=None):
     """Validate the script and write one small file per segment, touching only files whose content changed.
 
     ``segments/<id>.json`` holds what the voice depends on: text, speaker, the voice chosen for that
@@ -113,15 +108,34 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     line only, moving a line re-fits it without re-synthesizing it, and a voice change makes exactly
     the lines it changes stale in either synthesis mode, whichever mode wrote their audio before.
     ``voices.tsv`` lists each speaker's voice and why (configured, clone, automatic).
+    Markers ("[Music]", "(laughs)", "♪ ... ♪") are not said; a line of only markers or punctuation is not
+    voiced at all: it goes to ``unspoken.tsv`` (with the reason), and from there to the subtitles.
     """
     import dataclasses
 
     from . import backends, fitting, jobs, speakers
-    from .script import check_within, format_script, long_lines, read_script
+    from .script import UNSPOKEN_COLUMNS, check_within, format_script, long_lines, read_script, spoken_text
 
     segments = read_script(script_path)
     duration = _load(probe_json)["duration"]
     check_within(segments, duration, script_path)
+    voiced, unspoken = [], []
+    for seg in segments:
+        said, reason = spoken_text(seg.text)
+        if said:
+            voiced.append(dataclasses.replace(seg, text=said))
+        else:
+            unspoken.append({**seg.as_row(), "reason": reason})
+    if unspoken:
+        log.info("%d line(s) not voiced, shown in the subtitles only: %s", len(unspoken),
+                 "; ".join(f"{row['id']} {row['text']!r} ({row['reason']})" for row in unspoken[:5])
+                 + (" ..." if len(unspoken) > 5 else ""))
+    if not voiced:
+        raise DubbingError(script_path, f"nothing to voice: all {len(segments)} line(s) are markers or punctuation "
+                                        "(e.g. [Music]); there is no speech to dub")
+    if unspoken_table:
+        tables.write_table(unspoken_table, UNSPOKEN_COLUMNS, unspoken)
+    segments = voiced
     chosen = speakers.assign_voices([seg.speaker for seg in segments], voices,
                                     list(voice_pool) or list(backends.info("tts", tts.backend).voices) or [tts.voice],
                                     tts.voice, fixed=_load(clones_json) if clones_json else None)
@@ -266,8 +280,7 @@ def place_lines(fit_table, source_wav, dest):
     cut = frame[frame["cut_seconds"] > 0]
     if len(cut):
         log.warning("%d line(s) run past the end of the video and are cut there: %s", len(cut), ", ".join(cut["id"]))
-    with atomic_output(dest, ".tsv") as tmp:
-        frame[columns].to_csv(tmp, sep="\t", index=False, lineterminator="\n", float_format="%.3f")
+    tables.write_table(dest, columns, frame[columns].to_dict("records"))
 
 
 def build_timeline(timing_tsv, fit_table, source_wav, dest):
@@ -288,9 +301,10 @@ def build_timeline(timing_tsv, fit_table, source_wav, dest):
     timeline.write_track(dest, placements(), total, rate)
 
 
-def dubbed_subtitles(timing_tsv, manifest, dest, voices_table=None):
+def dubbed_subtitles(timing_tsv, manifest, dest, voices_table=None, unspoken_table=None):
     """dubbed.srt: what the dub says (a shortened line's new wording too), when it says it (placed times);
-    with several speakers, each line names its speaker and the voice they were given: ``[A · nova]``."""
+    with several speakers, each line names its speaker and the voice they were given: ``[A · nova]``.
+    Lines not voiced (``unspoken.tsv``: "[Music]") are shown at their own times."""
     from . import subtitles
     from .script import read_script
 
@@ -300,6 +314,10 @@ def dubbed_subtitles(timing_tsv, manifest, dest, voices_table=None):
                 if _many_speakers(segments) else "" for seg in segments}
     cues = [subtitles.Cue(float(row["start"]), float(row["end"]), row["text"], speakers.get(row["id"], ""))
             for row in read_tsv(timing_tsv)]
+    if unspoken_table:
+        cues += [subtitles.Cue(float(row["start"]), float(row["end"]), row["text"], "")
+                 for row in read_tsv(unspoken_table)]
+        cues.sort(key=lambda cue: cue.start)
     write_text_atomic(dest, subtitles.format_srt(cues))
 
 
@@ -322,16 +340,13 @@ def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
 def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, tolerance, strict):
     """Find each fitted line in the dub track (sync.measure); warn (or fail, if strict) naming the lines out of
     tolerance, running into the next line, or missing."""
-    import pandas as pd
-
     from . import fit, sync
     from .script import read_script
 
-    timing = pd.read_csv(timing_tsv, sep="\t", dtype={"id": str, "text": str}, keep_default_na=False)
     script = {seg.id: seg for seg in read_script(manifest)}
     wavs = {seg_id: wav for seg_id, (wav, _report) in fit.fitted_files(fit_table).items()}
     lines = []
-    for row in timing.to_dict("records"):
+    for row in read_tsv(timing_tsv):
         seg = script.get(row["id"])
         if row["id"] not in wavs:
             raise DubbingError(timing_tsv, f"line {row['id']} has no fitted audio among the inputs")
@@ -343,9 +358,7 @@ def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, to
         })
     lines.sort(key=lambda line: (line["slot_start"], line["start"]))
     rows, summary = sync.measure(dub_wav, lines, tolerance)
-    frame = pd.DataFrame(sync.as_dicts(rows), columns=list(sync.LineSync.__dataclass_fields__))
-    with atomic_output(table, ".tsv") as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n", float_format="%.3f")
+    tables.write_table(table, list(sync.LineSync.__dataclass_fields__), sync.as_dicts(rows))
     write_text_atomic(summary_json, _dump(summary))
     log.info("sync: %s", {key: value for key, value in summary.items() if key != "violations"})
     if summary["violations"]:
@@ -362,11 +375,9 @@ def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, to
 
 
 def report_pieces(source_wav, table, summary_json, synth_index, figure, page, video, tts, config, voices_table=None):
-    import pandas as pd
-
     from . import report
 
-    rows = pd.read_csv(table, sep="\t", keep_default_na=False, dtype=str).to_dict("records")
+    rows = read_tsv(table)
     for row in rows:
         for key in ("slot_start", "slot_end", "placed_start", "measured_start", "measured_end", "onset_error",
                     "displacement", "speedup", "overlap", "match"):
