@@ -5,7 +5,7 @@ import random
 import pytest
 
 from dubbing.fitting import slots_for
-from dubbing.placement import MAX_EARLY, Line, isotonic, lines_for, pace, place
+from dubbing.placement import MAX_EARLY, MOST_SPEEDUP, Line, isotonic, lines_for, pace, place, tail_speedups
 from dubbing.script import Segment
 
 CAP = 1.25
@@ -126,6 +126,31 @@ def test_lines_longer_than_the_video_run_past_its_end_rather_than_overlap():
     lines = lines_from([(0.5, 1.0), (1.0, 1.5)], 2.0, gap=0.0)
     placed = place(lines, [1.5, 1.5], 2.0)
     assert placed[0] == 0.0 and placed[1] == pytest.approx(1.5)
+
+
+def test_the_last_sentence_moves_into_the_silence_before_it_rather_than_being_cut():
+    # The phone-call case: the last line starts 2.5 s before the end and its dub lasts 4 s; 3 s of silence
+    # before it. Half a second early is not enough; it starts 1.5 s early and ends with the video.
+    lines = lines_from([(5.0, 8.0), (11.5, 14.0)], 14.0)
+    placed = place(lines, [3.0, 4.0], 14.0)
+    assert placed[0] == 5.0 and placed[1] == pytest.approx(10.0) and placed[1] + 4.0 <= 14.0 + 1e-9
+    # Beyond TAIL_EARLY the lines before it move too, as little as they can.
+    placed = place(lines_from([(5.0, 8.0), (11.5, 14.0)], 14.0), [6.0, 7.0], 14.0)
+    assert placed[1] + 7.0 == pytest.approx(14.0) and placed[0] + 6.0 <= placed[1] + 1e-9 and placed[0] >= 0.0
+
+
+def test_lines_that_cannot_fit_even_end_to_end_are_sped_up_at_the_tail_not_cut():
+    lines = lines_from([(0.5, 1.0), (1.0, 1.5)], 2.0, gap=0.0)
+    assert tail_speedups(lines, [0.8, 0.9], 2.0) == [1.0, 1.0]  # they fit: nothing changes
+    extra = tail_speedups(lines, [1.0, 1.5], 2.0)  # 2.5 s of speech in 2 s: the last line, 1.5 -> 1.0 s
+    assert extra == [1.0, pytest.approx(1.5)]
+    lengths = [length / factor for length, factor in zip([1.0, 1.5], extra)]
+    placed = place(lines, lengths, 2.0)
+    assert placed[1] + lengths[1] <= 2.0 + 1e-9 and placed[0] + lengths[0] <= placed[1] + 1e-9
+    # Never past MOST_SPEEDUP in all: more lines share the speed-up instead.
+    extra = tail_speedups(lines, [1.5, 1.5], 2.0, rates=[1.25, 1.25])
+    assert extra[0] > 1.0 and all(1.25 * factor <= MOST_SPEEDUP + 1e-9 for factor in extra)
+    assert sum(length / factor for length, factor in zip([1.5, 1.5], extra)) == pytest.approx(2.0)
 
 
 def test_isotonic_regression_pools_adjacent_violators_within_bounds():

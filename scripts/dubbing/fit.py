@@ -190,6 +190,14 @@ def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, *, max_spe
             raise DubbingError(tts[seg_id], f"segment {seg_id}: the synthesized audio is silent")
     lines = placement.lines_for([fitting.Slot(s["id"], s["start"], s["end"], s["window_end"]) for s in slots])
     rates = placement.pace(lines, natural, max_speedup)
+    # The last slot's window ends with the video: if the lines cannot all fit in it even end to end, the
+    # last ones are spoken faster than max_speedup rather than cut (a warning names them).
+    extra = placement.tail_speedups(lines, [n / r for n, r in zip(natural, rates)], lines[-1].window_end, rates)
+    beyond = [seg_id for seg_id, factor in zip(ids, extra) if factor > 1.0]
+    if beyond:
+        rates = [rate * factor for rate, factor in zip(rates, extra)]
+        log.warning("the video ends too soon for its last %d line(s): %s spoken up to %.2fx (beyond max_speedup %s) "
+                    "so that no sentence is cut", len(beyond), ", ".join(beyond), max(rates), max_speedup)
 
     paced = _voice_faster(ids, rates, natural, segment_json, paced_dir, texts=texts, settings=settings,
                           cache_dir=cache_dir, script=script, voices=voices, max_speedup=max_speedup,
@@ -207,8 +215,8 @@ def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, *, max_spe
         if _is_current(wav, report, inputs):
             kept += 1
         else:
-            todo.append((seg_id, source, slot, target, max(1.0, max_speedup / effective), inputs["voice_rate"], wav,
-                         report, inputs))
+            todo.append((seg_id, source, slot, target, max(1.0, max(max_speedup, rate) / effective),
+                         inputs["voice_rate"], wav, report, inputs))
 
     def one(job):
         try:

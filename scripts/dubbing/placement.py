@@ -16,6 +16,12 @@ A dubbed line often takes longer than the original speaker did. Two levers keep 
 from dataclasses import dataclass
 
 MAX_EARLY = 0.5  # seconds a line may start before its script time ("a little earlier", into the silence)
+# ... and lines the end of the video leaves no room for, before they may start any earlier still: moving
+# the last lines earlier is better than cutting the last sentence off.
+TAIL_EARLY = 2.0
+# When the lines cannot all fit in the video even end to end, the last ones are sped up beyond
+# max_speedup (and named in a warning) rather than cut: but never past this in all.
+MOST_SPEEDUP = 3.0
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,9 @@ def place(lines, lengths, duration, earliest=MAX_EARLY):
     none overlapping the next (with its breath), none more than ``earliest`` seconds before its script
     time, all within ``[0, duration]``.
 
-    If the lines cannot all fit in the video even end to end, the last ones run past its end (the
-    track cuts them there) rather than overlapping.
+    When the end of the video leaves no room for the last lines, they may start earlier, into the
+    silence before them: up to ``TAIL_EARLY`` seconds, then as early as it takes (never before 0).
+    A sentence is cut at the end of the video only when the lines cannot all fit in it even end to end.
     """
     offsets, total = [], 0.0
     for line, length in zip(lines, lengths):
@@ -104,9 +111,35 @@ def place(lines, lengths, duration, earliest=MAX_EARLY):
         total += length + line.gap
     if not lines:
         return []
-    lower = [max(0.0, line.start - earliest) - offset for line, offset in zip(lines, offsets)]
     upper = duration - offsets[-1] - lengths[-1]
-    if upper < max(lower):  # cannot all end inside the video: keep the sync, let the end be cut
+    for allowed in (earliest, max(earliest, TAIL_EARLY), float("inf")):
+        lower = [max(0.0, line.start - allowed) - offset for line, offset in zip(lines, offsets)]
+        if upper >= max(lower):
+            break
+    else:  # cannot all end inside the video even end to end: keep the sync, let the end be cut
         upper = float("inf")
     shifted = isotonic([line.start - offset for line, offset in zip(lines, offsets)], lower, upper)
     return [value + offset for value, offset in zip(shifted, offsets)]
+
+
+def tail_speedups(lines, lengths, duration, rates=None, most=MOST_SPEEDUP):
+    """Extra speed-up (1.0 = none) for each line so that all of them fit in ``duration`` end to end.
+
+    Only when they cannot as they are: the fewest last lines are sped up by one common factor,
+    each to at most ``most`` in all (with its ``rates``), so the end of the video cuts no sentence.
+    """
+    rates = rates or [1.0] * len(lines)
+    extra = [1.0] * len(lines)
+    total = sum(lengths) + sum(line.gap for line in lines[:-1])
+    excess = total - duration
+    if not lines or excess <= 1e-6:
+        return extra
+    for k in range(1, len(lines) + 1):
+        tail = sum(lengths[-k:])
+        if tail <= excess:
+            continue
+        factor = tail / (tail - excess)
+        if all(rate * factor <= most + 1e-9 for rate in rates[-k:]):
+            return extra[:-k] + [factor] * k
+    factor = min(most / max(rates), sum(lengths) / max(sum(lengths) - excess, 1e-9))  # all, as far as allowed
+    return [max(1.0, factor)] * len(lines)
