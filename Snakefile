@@ -24,6 +24,7 @@ localrules:
     plan,
     subtitles,
     place,
+    account_words,
 
 
 include: "rules/common.smk"

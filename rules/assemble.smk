@@ -101,6 +101,26 @@ rule sync_check:
         "../scripts/sync_check.py"
 
 
+rule account_words:
+    input:
+        unpack(accounting_inputs),
+    output:
+        words=report(
+            "results/{video}/words.tsv", caption="../report/words.rst", category="Words"
+        ),
+        summary="results/{video}/words_summary.json",
+    log:
+        "logs/{video}/account_words.log",
+    benchmark:
+        "benchmarks/{video}/account_words.tsv"
+    conda:
+        "../envs/audio.yaml"
+    params:
+        strict=config["strict_sync"],
+    script:
+        "../scripts/account_words.py"
+
+
 rule report_pieces:
     input:
         source="results/{video}/audio/source.wav",
@@ -108,6 +128,7 @@ rule report_pieces:
         summary="results/{video}/sync_summary.json",
         synth_index="results/{video}/synth.tsv",
         voices="results/{video}/voices.tsv",
+        words="results/{video}/words_summary.json",
     output:
         figure=report(
             "results/{video}/report/timeline.png",

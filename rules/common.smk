@@ -258,6 +258,18 @@ def segments_inputs(wildcards):
     return inputs
 
 
+def accounting_inputs(wildcards):
+    """What the word accounting compares: the script and, when it was made from speech, the transcript."""
+    inputs = {
+        "script": script_for(wildcards),
+        "timing": f"results/{wildcards.video}/timing.tsv",
+        "unspoken": f"results/{wildcards.video}/unspoken.tsv",
+    }
+    if not user_script(wildcards):
+        inputs["transcript"] = f"results/{wildcards.video}/transcript.json"
+    return inputs
+
+
 def script_for(wildcards):
     """The user's media/<video>.script.tsv is the source of truth; else the generated one."""
     return user_script(wildcards) or f"results/{wildcards.video}/script.tsv"

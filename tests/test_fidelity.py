@@ -4,6 +4,7 @@ Real Snakemake runs over the demo video with subtitles as a real user's would be
 lyrics, punctuation-only cues, quotes, and two speakers' cues sharing a start time.
 """
 
+import json
 import subprocess
 
 import numpy as np
@@ -86,6 +87,12 @@ def test_markers_are_shown_not_said_and_every_word_reaches_the_dub(tmp_path):
     srt = (results / "dubbed.srt").read_text(encoding="utf-8")
     assert srt.count(" --> ") == 8 and "[Music]" in srt and "♪ la la la ♪" in srt
     assert srt.count('"hi"') == 1 and '""' not in srt
+    # Every word accounted for: dubbed, or shown only; none lost. The summary page says so.
+    words = json.loads((results / "words_summary.json").read_text(encoding="utf-8"))
+    assert words["lost_words"] == 0 and words["lost_lines"] == [] and words["subtitles_only_words"] == 4
+    assert words["dubbed_words"] == 38  # the words of the 5 voiced lines as the script has them
+    page = (results / "report" / "summary.html").read_text(encoding="utf-8")
+    assert "lost</span> 0 words" in page and "in the subtitles only" in page
     # The soft subtitle track in the MP4 has them too.
     track = subprocess.run(["ffmpeg", "-v", "error", "-i", str(results / "dubbed.mp4"), "-map", "0:s:0", "-f", "srt",
                             "-"], capture_output=True, text=True, check=True).stdout

@@ -24,7 +24,7 @@ SLURM_SNAKEMAKE = Path(os.environ.get("DUBBING_SLURM_VENV", REPO / ".venv-slurm"
 # seconds, so poll sooner. Everything else comes from the profile as a user would run it.
 FAST_POLL = ("--slurm-init-seconds-before-status-checks", "2")
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_(\w+)/")
-LOCAL_RULES = {"probe", "segments", "synth_index", "plan", "subtitles", "place"}  # the Snakefile's localrules
+LOCAL_RULES = {"probe", "segments", "synth_index", "plan", "subtitles", "place", "account_words"}  # the Snakefile's localrules
 RUN_STATE = ("results", "logs", "benchmarks", ".snakemake")  # what a run leaves besides cache/
 
 

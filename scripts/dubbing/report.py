@@ -87,7 +87,21 @@ def timeline_figure(source_wav, sync_rows, dest, title):
     plt.close(fig)
 
 
-def summary_page(dest, video, summary, rows, settings, synth_index, config, voices=()):
+def _words_section(words, esc):
+    """The word accounting (accounting.py): what was dubbed, shown only, left out by the recognizer, lost."""
+    if not words:
+        return ""
+    left_out = "".join(f"<li>{esc(item)}</li>" for item in words["left_out"][:20])
+    lost = (f"<li class='bad'><b>lost: {words['lost_words']} word(s), line(s) {esc(', '.join(words['lost_lines']))}"
+            "</b></li>" if words["lost_lines"] else "<li><span class=\"k\">lost</span> 0 words</li>")
+    return (f"<h3>Words (every word dubbed, shown, or listed with why not)</h3><ul>"
+            f"<li><span class=\"k\">dubbed</span> {words['dubbed_words']} word(s) in {words['lines']} script line(s)</li>"
+            f"<li><span class=\"k\">in the subtitles only (markers, punctuation)</span> {words['subtitles_only_words']}</li>"
+            f"<li><span class=\"k\">heard but left out (not speech)</span> {words['left_out_words']}</li>"
+            f"{lost}</ul>" + (f"<ul>{left_out}</ul>" if left_out else ""))
+
+
+def summary_page(dest, video, summary, rows, settings, synth_index, config, voices=(), words=None):
     """A self-contained HTML page: sync summary, backends and voices, requests vs cache, per-line table."""
     sources = [line.split("\t")[2] for line in Path(synth_index).read_text().splitlines()[1:]]
     cached = sources.count("cache")
@@ -129,7 +143,7 @@ td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%;vertical-align:top}}t
 <li><span class="k">lines running into the next</span> {summary['overlaps']}; <span class="k">lines missing from the dub track</span> {summary['missing']}</li>
 <li><span class="k">lines sped up</span> {summary['sped_up']} of {summary['segments']} (at most {summary['max_speedup']}×)</li>
 <li><span class="k">speech time / slot time</span> {summary['speech_seconds']} s / {summary['slot_seconds']} s</li></ul>
-<h3>Voices and backends</h3>
+{_words_section(words, esc)}<h3>Voices and backends</h3>
 <ul><li><span class="k">speech synthesis</span> {esc(settings['backend'])} {esc(settings['model'])}</li>
 {voice_lines}
 <li><span class="k">transcript</span> {esc(config['asr_backend'])}; <span class="k">translation</span> {esc(config['translate_backend'])} → {esc(config['target_language'])}</li>

@@ -374,7 +374,8 @@ def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, to
         log.warning("%s", message)
 
 
-def report_pieces(source_wav, table, summary_json, synth_index, figure, page, video, tts, config, voices_table=None):
+def report_pieces(source_wav, table, summary_json, synth_index, figure, page, video, tts, config, voices_table=None,
+                  words_json=None):
     from . import report
 
     rows = read_tsv(table)
@@ -384,4 +385,5 @@ def report_pieces(source_wav, table, summary_json, synth_index, figure, page, vi
             row[key] = float(row[key]) if row[key] != "" else None
     report.timeline_figure(source_wav, rows, figure, f"{video}: original speech, script slots, dubbed speech")
     voices = read_tsv(voices_table) if voices_table else []
-    report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config, voices)
+    report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config, voices,
+                        _load(words_json) if words_json else None)
