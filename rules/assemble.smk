@@ -83,6 +83,7 @@ rule sync_check:
         timing="results/{video}/timing.tsv",
         script="results/{video}/segments.tsv",
         fit="results/{video}/fit.tsv",
+        source="results/{video}/audio/source.wav",  # the dub is measured against the original's speech
     output:
         table=report(
             "results/{video}/sync.tsv", caption="../report/sync.rst", category="Sync"
@@ -106,7 +107,9 @@ rule account_words:
         unpack(accounting_inputs),
     output:
         words=report(
-            "results/{video}/words.tsv", caption="../report/words.rst", category="Words"
+            "results/{video}/words.tsv",
+            caption="../report/words.rst",
+            category="Words",
         ),
         summary="results/{video}/words_summary.json",
     log:

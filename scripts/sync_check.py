@@ -7,6 +7,6 @@ run_step(
     lambda sm: check_sync(
         dub_wav=sm.input.dub, timing_tsv=sm.input.timing, manifest=sm.input.script, fit_table=sm.input.fit,
         table=sm.output.table, summary_json=sm.output.summary, tolerance=sm.params.tolerance,
-        strict=sm.params.strict,
+        strict=sm.params.strict, source_wav=sm.input.source,
     ),
 )

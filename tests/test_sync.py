@@ -182,7 +182,8 @@ def test_check_sync_writes_the_table_and_the_report_shows_it(tmp_path):
 
     header, *rows = [line.split("\t") for line in table.read_text().splitlines()]
     assert header == ["id", "speaker", "text", "slot_start", "slot_end", "placed_start", "measured_start",
-                      "measured_end", "onset_error", "displacement", "speedup", "overlap", "match", "status"]
+                      "measured_end", "onset_error", "displacement", "speedup", "overlap", "match", "status",
+                      "original_onset", "vs_original"]
     third = dict(zip(header, rows[2]))
     assert (third["id"], third["speaker"], third["text"], third["status"]) == ("0003", "guest", "Line 2.", "late")
     assert (third["placed_start"], third["measured_start"], third["onset_error"], third["displacement"]) == \
@@ -244,3 +245,28 @@ def test_the_timeline_figure_of_600_lines_draws(tmp_path):
     figure = tmp_path / "timeline.png"
     report.timeline_figure(source, rows, figure, "an hour")
     assert figure.stat().st_size > 10000
+
+
+def test_the_dub_is_measured_against_the_original_speech():
+    from dubbing import vad
+
+    frame = vad.FRAME_SECONDS
+    n = round(10 / frame)
+
+    def probs(*spans):
+        out = np.zeros(n, np.float32)
+        for a, b in spans:
+            out[round(a / frame):round(b / frame)] = 0.9
+        return out
+
+    original = probs((1.0, 3.0), (5.0, 7.0))
+    dub = probs((1.3, 3.3), (5.0, 8.0))  # line 1 starts 0.3 s late; line 2 runs 1 s into the original's silence
+    rows = [sync.LineSync("0001", "", "a", 1.0, 3.0, 1.0, 1.3, 3.3, 0.3, 0.0, 1.0, 0.0, 1.0, "late"),
+            sync.LineSync("0002", "", "b", 5.0, 7.0, 5.0, 5.0, 8.0, 0.0, 0.0, 1.0, 0.0, 1.0, "ok")]
+    rows, summary = sync.against_original(original, dub, rows)
+    assert [(r.original_onset, r.vs_original) for r in rows] == [(pytest.approx(1.0, abs=frame), pytest.approx(0.3, abs=frame)),
+                                                                 (pytest.approx(5.0, abs=frame), pytest.approx(0.0, abs=frame))]
+    assert summary["dub_over_silence_seconds"] == pytest.approx(1.3, abs=2 * frame)
+    assert summary["original_without_dub_seconds"] == pytest.approx(0.3, abs=2 * frame)
+    assert summary["median_vs_original"] == pytest.approx(0.15, abs=frame)
+    assert 0.8 < summary["speech_agreement"] < 0.9 and summary["lines_with_original_onset"] == 2

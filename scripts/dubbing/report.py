@@ -27,14 +27,10 @@ def speech_regions(levels, threshold_db, frame=FRAME, merge_gap=0.3):
 
 
 def original_speech(source_wav):
-    """Speech regions of the original audio (threshold 12 dB over its own noise floor)."""
-    rate, _channels, _frames = wav_info(source_wav)
-    levels = wav_levels(source_wav, int(rate * FRAME))
-    if levels.size == 0:
-        return []
-    floor = max(float(np.percentile(levels, 10)), 1.0)
-    threshold_db = 20 * np.log10(max(floor * 10 ** (12 / 20), 32768 * 10 ** (-50 / 20)) / 32768)
-    return speech_regions(levels, threshold_db)
+    """Speech regions of the original audio, as the voice-activity detector hears them (dubbing.vad)."""
+    from . import vad
+
+    return vad.speech(vad.file_probabilities(source_wav))
 
 
 def timeline_figure(source_wav, sync_rows, dest, title):
@@ -54,6 +50,10 @@ def timeline_figure(source_wav, sync_rows, dest, title):
     fig, ax = plt.subplots(figsize=(min(40, max(10, duration / 6)), 3.2))
     lanes = {"original speech": 2, "script slots": 1, "dubbed speech (found)": 0}
     ax.broken_barh([(s, e - s) for s, e in original_speech(source_wav)], (2 - 0.35, 0.7), color="#9aa5b1")
+    # Where the original starts speaking near each line, joined to where its dub starts (sync.against_original).
+    versus = [row for row in sync_rows if row.get("original_onset") is not None and row["measured_start"] is not None]
+    ax.add_collection(LineCollection([((row["original_onset"], 2 - 0.35), (row["measured_start"], 0.35))
+                                      for row in versus], colors="#8e44ad", linewidths=0.6, linestyles="dotted"))
     # One bar collection per lane and colour: a call per line re-autoscales every earlier one
     # (3.5 s of the 5 s this step took for a 600-line lecture).
     ax.broken_barh([(row["slot_start"], row["slot_end"] - row["slot_start"]) for row in sync_rows],
@@ -79,12 +79,29 @@ def timeline_figure(source_wav, sync_rows, dest, title):
     ax.set_yticks(list(lanes.values()), list(lanes.keys()))
     ax.set_xlim(0, duration)
     ax.set_ylim(-0.7, 2.7)
-    ax.set_xlabel("seconds (slot start → dubbed start; orange: early/late; red: overlap or missing)")
+    ax.set_xlabel("seconds (slot start → dubbed start; dotted: original's speech onset → dubbed start; "
+                  "orange: early/late; red: overlap or missing)")
     ax.set_title(title)
     fig.tight_layout()
     with atomic_output(dest, ".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def _original_section(summary, num):
+    """The dub against the original's speech (sync.against_original), when measured."""
+    if "speech_agreement" not in summary:
+        return ""
+    return (f"<h3>Against the original (speech found by voice activity in both tracks)</h3><ul>"
+            f"<li><span class=\"k\">dub onset − original onset, median / 90th percentile</span> "
+            f"{num(summary['median_vs_original'], 3)} s / {num(summary['p90_vs_original'], 3)} s "
+            f"({summary['lines_with_original_onset']} line(s) where the original starts speaking after a pause)</li>"
+            f"<li><span class=\"k\">dub speaking over the original's silence</span> {summary['dub_over_silence_seconds']} s; "
+            f"<span class=\"k\">original speech with no dub over it</span> {summary['original_without_dub_seconds']} s "
+            f"(of {summary['original_speech_seconds']} s)</li>"
+            f"<li><span class=\"k\">frames where both agree (speech or silence)</span> "
+            f"{num(summary['speech_agreement'], 3)}; <span class=\"k\">speech shared</span> "
+            f"{num(summary['shared_speech'], 3)}</li></ul>")
 
 
 def _words_section(words, esc):
@@ -143,6 +160,7 @@ td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%;vertical-align:top}}t
 <li><span class="k">lines running into the next</span> {summary['overlaps']}; <span class="k">lines missing from the dub track</span> {summary['missing']}</li>
 <li><span class="k">lines sped up</span> {summary['sped_up']} of {summary['segments']} (at most {summary['max_speedup']}×)</li>
 <li><span class="k">speech time / slot time</span> {summary['speech_seconds']} s / {summary['slot_seconds']} s</li></ul>
+{_original_section(summary, num)}
 {_words_section(words, esc)}<h3>Voices and backends</h3>
 <ul><li><span class="k">speech synthesis</span> {esc(settings['backend'])} {esc(settings['model'])}</li>
 {voice_lines}

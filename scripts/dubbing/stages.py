@@ -337,10 +337,11 @@ def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
     mux.mux(media, mix_audio_path, srt, dest, language, bitrate)
 
 
-def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, tolerance, strict):
+def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, tolerance, strict, source_wav=None):
     """Find each fitted line in the dub track (sync.measure); warn (or fail, if strict) naming the lines out of
-    tolerance, running into the next line, or missing."""
-    from . import fit, sync
+    tolerance, running into the next line, or missing. With ``source_wav``, also measure the dub against the
+    original's speech (sync.against_original)."""
+    from . import fit, sync, vad
     from .script import read_script
 
     script = {seg.id: seg for seg in read_script(manifest)}
@@ -358,6 +359,9 @@ def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, to
         })
     lines.sort(key=lambda line: (line["slot_start"], line["start"]))
     rows, summary = sync.measure(dub_wav, lines, tolerance)
+    if source_wav:
+        rows, versus = sync.against_original(vad.file_probabilities(source_wav), vad.file_probabilities(dub_wav), rows)
+        summary.update(versus)
     tables.write_table(table, list(sync.LineSync.__dataclass_fields__), sync.as_dicts(rows))
     write_text_atomic(summary_json, _dump(summary))
     log.info("sync: %s", {key: value for key, value in summary.items() if key != "violations"})
@@ -381,8 +385,8 @@ def report_pieces(source_wav, table, summary_json, synth_index, figure, page, vi
     rows = read_tsv(table)
     for row in rows:
         for key in ("slot_start", "slot_end", "placed_start", "measured_start", "measured_end", "onset_error",
-                    "displacement", "speedup", "overlap", "match"):
-            row[key] = float(row[key]) if row[key] != "" else None
+                    "displacement", "speedup", "overlap", "match", "original_onset", "vs_original"):
+            row[key] = float(row[key]) if row.get(key, "") != "" else None
     report.timeline_figure(source_wav, rows, figure, f"{video}: original speech, script slots, dubbed speech")
     voices = read_tsv(voices_table) if voices_table else []
     report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config, voices,

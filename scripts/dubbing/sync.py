@@ -35,7 +35,7 @@ peak 13 MB of numpy arrays).
 import logging
 import statistics
 import wave
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -72,6 +72,10 @@ class LineSync:
     overlap: float
     match: float
     status: str
+    # Against the original (voice activity in source.wav): where its speech starts near the line's slot,
+    # and the dub's measured start less that. None when the original speaks on without a pause there.
+    original_onset: float | None = None
+    vs_original: float | None = None
 
 
 def _fast_len(n):
@@ -287,3 +291,52 @@ def as_dicts(rows):
     """The rows as plain dicts, in the sync table's column order."""
     return [asdict(row) for row in rows]
 
+
+
+# An onset of the original's speech this near a line's slot start is that line's (ASR and subtitle
+# starts are within 0.1 s of the speech on the phone call when a pause precedes it; see docs/BENCHMARKS.md).
+ORIGINAL_ONSET_WINDOW = 0.5
+
+
+def against_original(source_probs, dub_probs, rows):
+    """(rows with original_onset and vs_original, summary): the dub against the original's speech.
+
+    Both tracks' speech is found by the same voice-activity detector (``dubbing.vad``, 32 ms frames).
+    Per line: the original's speech onset nearest the slot start (within ORIGINAL_ONSET_WINDOW), and the
+    dub's measured start less it. For the whole video: seconds where the dub speaks over the original's
+    silence, seconds of the original's speech with no dub over them, and the share of frames where both
+    agree (speech or silence) and of speech frames shared (intersection over union).
+    """
+    from . import vad
+
+    n = max(len(source_probs), len(dub_probs))
+    original = np.zeros(n, bool)
+    original[: len(source_probs)] = np.asarray(source_probs) >= vad.THRESHOLD
+    dubbed = np.zeros(n, bool)
+    dubbed[: len(dub_probs)] = np.asarray(dub_probs) >= vad.THRESHOLD
+    starts = np.array(vad.onsets(source_probs))
+    out, errors = [], []
+    for row in rows:
+        onset = None
+        if starts.size:
+            nearest = float(starts[np.argmin(np.abs(starts - row.slot_start))])
+            if abs(nearest - row.slot_start) <= ORIGINAL_ONSET_WINDOW:
+                onset = nearest
+        versus = None if onset is None or row.measured_start is None else round(row.measured_start - onset, 3)
+        if versus is not None:
+            errors.append(abs(versus))
+        out.append(replace(row, original_onset=onset, vs_original=versus))
+    union = int(np.count_nonzero(original | dubbed))
+    frame = vad.FRAME_SECONDS
+    summary = {
+        "original_speech_seconds": round(float(np.count_nonzero(original)) * frame, 2),
+        "dub_speech_seconds": round(float(np.count_nonzero(dubbed)) * frame, 2),
+        "dub_over_silence_seconds": round(float(np.count_nonzero(dubbed & ~original)) * frame, 2),
+        "original_without_dub_seconds": round(float(np.count_nonzero(original & ~dubbed)) * frame, 2),
+        "speech_agreement": round(float(np.mean(original == dubbed)), 3) if n else None,
+        "shared_speech": round(float(np.count_nonzero(original & dubbed)) / union, 3) if union else None,
+        "lines_with_original_onset": len(errors),
+        "median_vs_original": round(statistics.median(errors), 3) if errors else None,
+        "p90_vs_original": round(float(np.percentile(errors, 90)), 3) if errors else None,
+    }
+    return out, summary

@@ -43,6 +43,44 @@ def probabilities(samples):
     return np.concatenate(out)
 
 
+def file_probabilities(path):
+    """Speech probability per 32 ms of any audio file, decoded by ffmpeg and read block by block (memory
+    stays bounded on an hour-long track)."""
+    import subprocess
+
+    from .audio import FFMPEG
+    from .errors import DubbingError
+
+    from faster_whisper.vad import get_vad_model
+
+    model = get_vad_model()
+    cmd = FFMPEG + ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(RATE), "-f", "s16le", "-"]
+    block = BLOCK_FRAMES * FRAME_SAMPLES * 2
+    out = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        while True:
+            data = proc.stdout.read(block)
+            if not data:
+                break
+            piece = np.frombuffer(data[: len(data) // 2 * 2], np.int16).astype(np.float32) / 32768.0
+            piece = np.pad(piece, (0, (-piece.size) % FRAME_SAMPLES))
+            out.append(np.asarray(model(piece), np.float32).reshape(-1))
+        error = proc.stderr.read().decode("utf-8", "replace").strip()
+    if proc.returncode:
+        raise DubbingError(path, f"decoding audio for voice activity failed: {error.splitlines()[-1] if error else ''}")
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def onsets(probs, threshold=THRESHOLD, min_silence=0.1):
+    """Where speech starts after at least ``min_silence`` seconds without it (seconds)."""
+    out, last_end = [], None
+    for start, end in speech(probs, threshold):
+        if last_end is None or start - last_end >= min_silence - 1e-9:
+            out.append(start)
+        last_end = end
+    return out
+
+
 def regions(probs, threshold=THRESHOLD, min_seconds=0.0):
     """[(start, end)] seconds of the runs of frames at or above ``threshold`` (speech), or below it when
     ``threshold`` is negative (silence: frames below ``-threshold``), each at least ``min_seconds`` long."""
