@@ -105,3 +105,36 @@ def test_jfk_speech_is_transcribed_word_for_word(tmp_path):
     text = " ".join(cue.text for cue in cues)
     assert word_error_rate(reference, text) <= JFK_MAX_WER, text
     assert 1 <= len(cues) <= 3 and all(cue.end - cue.start <= 15.0 for cue in cues)
+
+
+def test_music_and_silence_give_no_lines(tmp_path):
+    """30 s of music (chords, a melody, a beat) and 30 s of quiet noise: nothing to dub, and what Whisper
+    invented over the noise is listed with the reason rather than voiced."""
+    import numpy as np
+
+    from dubbing.audio import write_wav
+
+    rate, seconds = 48000, 30
+    rng = np.random.default_rng(1)
+
+    def note(freq, length, amp):
+        t = np.arange(int(length * rate)) / rate
+        return amp * np.exp(-3 * t) * sum(np.sin(2 * np.pi * freq * k * t) / k for k in range(1, 6))
+
+    music = np.zeros(rate * seconds)
+    chords = [(261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7)]
+    for bar in range(seconds // 2):
+        at = bar * 2 * rate
+        for freq in chords[bar % 4]:
+            music[at:at + 2 * rate] += note(freq, 2.0, 0.12)
+        for beat in range(4):
+            b = at + beat * rate // 2
+            music[b:b + 3840] += rng.normal(0, 0.3, 3840) * np.exp(-np.arange(3840) / 720)
+            melody = note((523.3, 587.3, 659.3, 784.0)[(bar + beat) % 4], 0.45, 0.1)
+            music[b:b + melody.size] += melody
+    write_wav(tmp_path / "music.wav", (np.clip(music, -1, 1) * 20000).astype(np.int16), rate)
+    write_wav(tmp_path / "quiet.wav", rng.normal(0, 30, rate * seconds).astype(np.int16), rate)
+    for name in ("music.wav", "quiet.wav"):
+        heard = transcribe(tmp_path / name, None, SETTINGS)
+        assert heard.cues == [], (name, heard.cues)
+        assert all(item["reason"] for item in heard.dropped)

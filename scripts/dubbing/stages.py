@@ -55,7 +55,10 @@ def transcribe(source_wav, subtitles_path, dest, settings):
     if not isinstance(result, backends.Transcript):  # a backend that cannot tell the language
         result = backends.Transcript(result, language=languages.code(settings.source_language))
     if not result.cues:
-        raise DubbingError(subtitles_path or source_wav, f"the {settings.backend} backend found no speech")
+        left_out = f" ({len(result.dropped)} piece(s) heard over music, noise or silence left out, e.g. " \
+                   f"{result.dropped[0]['text']!r}: {result.dropped[0]['reason']})" if result.dropped else ""
+        raise DubbingError(subtitles_path or source_wav, f"the {settings.backend} backend found no speech to dub"
+                                                         + left_out)
     if not any(cue.speaker for cue in result.cues):  # nobody named: a channel per speaker names them
         from . import audio, speakers
 
