@@ -24,7 +24,7 @@ PLAN_CONFIG ?=
 ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
 SYNC := --config synth_mode=per-segment max_concurrent=1
 
-.PHONY: clones clones-delete soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+.PHONY: clones clones-delete voices voices-forget soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help setup-slurm lock-slurm test-slurm
 
 help:
@@ -39,6 +39,7 @@ help:
 	@echo "make plan VIDEO=... [PLAN_CONFIG='--config tts_backend=openai']  what synthesis would send and cost"
 	@echo "make cache-stats / make cache-prune DAYS=30   the shared synthesis cache (cache/)"
 	@echo "make clones / make clones-delete  the voices cloned at ElevenLabs for clone_voices"
+	@echo "make voices / make voices-forget SPEAKER=Diane  speakers' remembered automatic voices"
 	@echo "make bench                      synthesis benchmark (local test server), offline 3-minute French dub"
 	@echo "make bench-realspeech           timing on real recordings (overlaps, onset errors, speed-ups)"
 	@echo "make soak [SOAK_ARGS=...]       1,000 lines through injected faults and SIGKILLs (reliability report)"
@@ -154,6 +155,12 @@ clones: setup
 
 clones-delete: setup
 	$(VENV)/bin/python tools/clones.py delete --cache-dir "$(CACHE_DIR)"
+
+voices: setup
+	$(VENV)/bin/python tools/speaker_voices.py list --cache-dir "$(CACHE_DIR)"
+
+voices-forget: setup
+	$(VENV)/bin/python tools/speaker_voices.py forget "$(SPEAKER)" --cache-dir "$(CACHE_DIR)"
 
 cache-stats: setup
 	$(VENV)/bin/python tools/cache_tool.py stats --cache-dir "$(CACHE_DIR)"

@@ -28,11 +28,48 @@ def unknown_config_keys(values, schema, prefix=""):
             yield f"'{prefix}{key}'{hint}"
 
 
+BOOLEAN_WORDS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
+def coerce_booleans(values, schema, prefix=""):
+    """Yes/no keys given as words on the command line (``--config strict_sync=true``: Snakemake parses
+    only True/False) become booleans; a word that is neither is refused naming the key.
+    """
+    known = schema.get("properties", {})
+    for key, value in list(values.items()):
+        spec = known.get(key, {})
+        if isinstance(value, dict):
+            coerce_booleans(value, spec, f"{prefix}{key}.")
+        elif (
+            spec.get("type") == "boolean"
+            and isinstance(value, (str, int))
+            and not isinstance(value, bool)
+        ):
+            word = str(value).strip().lower()
+            if word not in BOOLEAN_WORDS:
+                raise WorkflowError(
+                    f"config: {prefix}{key}={value!r} is not yes or no "
+                    "(use true/false, yes/no, on/off or 1/0)"
+                )
+            values[key] = BOOLEAN_WORDS[word]
+
+
 # Before validate(): its own message for an unknown key prints the whole schema and config.
 with open(Path(workflow.basedir) / "config" / "schema.yaml") as _schema:
-    _unknown = list(unknown_config_keys(config, yaml.safe_load(_schema)))
+    _schema_data = yaml.safe_load(_schema)
+_unknown = list(unknown_config_keys(config, _schema_data))
 if _unknown:
     raise WorkflowError(f"config: unknown key {', '.join(_unknown)}")
+coerce_booleans(config, _schema_data)
 validate(config, schema="../config/schema.yaml")
 
 if config["source_language"] == "auto":

@@ -115,5 +115,7 @@ checkpoint segments:
         voices=config["voices"],
         voice_pool=config["voice_pool"],
         min_gap=config["min_gap"],
+        max_speedup=config["max_speedup"],  # the rate each line's first request asks for
+        cache_dir=config["cache_dir"],  # speakers' remembered voices (speakers.VoiceMemory)
     script:
         "../scripts/split_script.py"

@@ -31,6 +31,7 @@ if synth_mode() == "per-segment":
             voices=config["voices"],
             manifest="results/{video}/segments.tsv",
             cache_dir=config["cache_dir"],
+            requests_per_minute=config["requests_per_minute"],  # spaced across jobs (flow.space_request)
         script:
             "../scripts/synthesize.py"
 

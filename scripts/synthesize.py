@@ -8,5 +8,6 @@ run_step(
     lambda sm: synthesize_segment(
         sm.input[0], sm.output.wav, sm.output.record, settings=Settings(**sm.params.tts),
         cache_dir=sm.params.cache_dir, manifest=sm.params.manifest, voices=sm.params.voices,
+        requests_per_minute=sm.params.requests_per_minute,
     ),
 )

@@ -55,6 +55,18 @@ def test_async_mode_paces_requests_under_the_requests_per_minute_cap(api, tmp_pa
     assert min(gaps) >= 0.3 and arrivals[-1] - arrivals[0] >= 7 * 0.5 * 0.97, gaps
 
 
+def test_per_segment_jobs_keep_the_requests_per_minute_cap_together(api, tmp_path):
+    # Separate processes, up to 4 at once: each request waits for the one any job sent last.
+    workdir = lesson(tmp_path, 6)
+    api.configure(rpm=120)
+    run_snakemake(workdir, "--cores", "4", "results/lesson/synth.tsv", "--config", "tts_backend=openai",
+                  "synth_mode=per-segment", "max_concurrent=4", "requests_per_minute=120", env=api_env(api))
+    requests = speech(api)
+    assert [r["outcome"] for r in requests] == ["ok"] * 6  # the server's own cap never answered 429
+    arrivals = sorted(r["t"] for r in requests)
+    assert arrivals[-1] - arrivals[0] >= 5 * 0.5 * 0.97, arrivals
+
+
 def test_a_429_storm_lowers_concurrency_and_it_recovers(api, tmp_path):
     workdir = lesson(tmp_path, 20)
     api.configure(latency=0.3, max_concurrent=2)  # the account allows 2 at once; we ask for 8
@@ -73,10 +85,11 @@ def test_both_modes_make_identical_audio_and_switching_sends_nothing(api, tmp_pa
     env = api_env(api)
     per_segment, batch = lesson(tmp_path, 5, "a"), lesson(tmp_path, 5, "b")
     run_snakemake(per_segment, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", env=env)
+    first = sorted((r["json"]["input"], r["json"]["speed"]) for r in speech(api))
+    api.reset()
     run_snakemake(batch, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", "synth_mode=async", env=env)
-    # Each line once at its natural rate in each mode (the lines too long for their 0.8 s slots are
-    # also voiced faster, by the video's fit job, the same way in both modes).
-    assert len([r for r in speech(api) if r["json"]["speed"] == 1.0]) == 10
+    # Each line once, at the speed its slot needs (rates.py), the same requests in each mode.
+    assert sorted((r["json"]["input"], r["json"]["speed"]) for r in speech(api)) == first and len(first) == 5
     for wav in sorted((per_segment / "results" / "lesson" / "tts").glob("*.wav")):
         assert wav.read_bytes() == (batch / "results" / "lesson" / "tts" / wav.name).read_bytes()
     api.reset()

@@ -65,3 +65,18 @@ def test_a_valid_key_still_dry_runs(tmp_path):
     done = run_snakemake(workdir, "-n", "results/lesson/dubbed.mp4", "--config", "max_speedup=2", "mix_mode=replace")
     assert "unknown key" not in done.stdout
     assert "rule mux" in done.stdout or "mux" in done.stdout
+
+
+@pytest.mark.e2e
+def test_yes_no_keys_take_the_words_users_type(tmp_path):
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / "demo.mp4", "lesson.mp4")])
+    for word in ("true", "yes", "1", "false", "No", "off"):
+        done = run_snakemake(workdir, "-n", "results/lesson/dubbed.mp4", "--config", f"strict_sync={word}")
+        assert "not of type 'boolean'" not in done.stdout
+    # ... and mean it: clone_voices=true (as the error for Piper itself suggests typing) is on.
+    done = run_snakemake(workdir, "-n", "results/lesson/dubbed.mp4", "--config", "clone_voices=true", check=False)
+    assert done.returncode != 0 and "voice cloning needs tts_backend elevenlabs" in done.stdout
+    done = run_snakemake(workdir, "-n", "results/lesson/dubbed.mp4", "--config", "strict_sync=maybe", check=False)
+    assert done.returncode != 0
+    assert "config: strict_sync='maybe' is not yes or no (use true/false, yes/no, on/off or 1/0)" in done.stdout
+    assert len(done.stdout) < 2000

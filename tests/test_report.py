@@ -1,6 +1,7 @@
 """Measured sync and the HTML report through the workflow, and a voice per speaker (sync.measure itself:
 tests/test_sync.py)."""
 
+import base64
 import re
 import subprocess
 
@@ -20,9 +21,7 @@ def read_tsv(path):
 
 def test_demo_report_measures_sync_and_renders(tmp_path):
     workdir = make_workdir(tmp_path / "wf", [(MEDIA / n, n) for n in ("demo.mp4", "demo.script.tsv")])
-    # fit/ is the fit job's own directory (its declared output is fit.tsv): a change made behind its back
-    # is laid on the timeline when the timeline is rebuilt.
-    done = run_snakemake(workdir, "results/demo/dubbed.mp4", "--forcerun", "timeline")
+    done = run_snakemake(workdir, "results/demo/dubbed.mp4")
     rows = read_tsv(workdir / "results" / "demo" / "sync.tsv")
     assert [r["status"] for r in rows] == ["ok"] * 6
     assert all(abs(float(r["onset_error"])) <= 0.08 for r in rows)
@@ -38,6 +37,10 @@ def test_demo_report_measures_sync_and_renders(tmp_path):
     page = (workdir / "results" / "demo" / "report" / "summary.html").read_text()
     assert "all lines within tolerance" in page and "6 line(s) synthesized by the backend" in page.replace("\n", " ")
     assert "Welcome to this short lesson about water." in page
+    # The page shows the timeline figure itself, opened from the results folder or anywhere else.
+    embedded = re.search(r'<img[^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    figure = (workdir / "results" / "demo" / "report" / "timeline.png").read_bytes()
+    assert embedded and base64.b64decode(embedded.group(1)) == figure
 
 
 def test_a_line_shifted_by_300_ms_is_caught_with_its_id(tmp_path):

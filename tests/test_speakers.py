@@ -9,6 +9,7 @@ import csv
 import json
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -141,3 +142,49 @@ def test_two_diarized_speakers_are_dubbed_in_two_voices(api, tmp_path):
     again = [r["json"] for r in api.requests[before:] if r["path"] == "/v1/audio/speech"]
     assert {r["input"] for r in again} == {row["text"] for row in rows if row["speaker"] == "A"}
     assert {r["voice"] for r in again} == {other}
+
+
+def test_a_speaker_keeps_her_voice_whoever_else_speaks(tmp_path):
+    # Diane's voice once given is hers in every later video: with Sheila, with Ben, with both, alone.
+    pool = ["alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer"]
+    memory = speakers.VoiceMemory(tmp_path / "cache")
+    first = memory.assign("openai", ["Diane", "Sheila"], {}, pool, "alloy")
+    diane = first["Diane"][0]
+    for others in (["Ben"], ["Sheila", "Ben"], ["Zoe", "Amy", "Ben"], ["Amy"]):
+        chosen = memory.assign("openai", ["Diane", *others], {}, pool, "alloy")
+        assert chosen["Diane"] == (diane, "remembered"), others
+        assert len({voice for voice, _how in chosen.values()}) == len(chosen)  # still one voice each
+    assert memory.assign("openai", ["Diane"], {}, pool, "alloy") == {"Diane": (diane, "remembered")}
+    # Without the memory, Ben (whose label prefers the same voice) would have taken hers.
+    stateless = {speakers.assign_voices(["Diane", *others], {}, pool, "alloy")["Diane"][0]
+                 for others in (["Sheila"], ["Ben"], ["Sheila", "Ben"], ["Zoe", "Amy", "Ben"])}
+    assert len(stateless) > 1
+    # voices: still wins; the memory is per backend; forgetting her gives a fresh choice.
+    assert memory.assign("openai", ["Diane", "Ben"], {"Diane": "nova"}, pool, "alloy")["Diane"] == ("nova", "configured")
+    assert memory.assign("elevenlabs", ["Diane", "Ben"], {}, ["v1", "v2"], "v1")["Diane"][1] == "automatic"
+    assert memory.all()["openai"]["Diane"] == diane and set(memory.all()) == {"openai", "elevenlabs"}
+
+
+@pytest.mark.e2e
+def test_diane_keeps_her_voice_across_a_series_and_make_voices_lists_it(tmp_path):
+    from conftest import MEDIA, REPO, make_workdir, run_snakemake
+
+    episodes = {"ep1": ["Diane", "Sheila"], "ep2": ["Diane", "Ben"], "ep3": ["Ben", "Diane", "Sheila"]}
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / "demo.mp4", f"{name}.mp4") for name in episodes])
+    for name, people in episodes.items():
+        rows = "".join(f"{i + 1:04d}\t{1 + 3 * i}\t{3 + 3 * i}\t{who}\tHello, I am {who}.\n" for i, who in enumerate(people))
+        (workdir / "media" / f"{name}.script.tsv").write_text("id\tstart\tend\tspeaker\ttext\n" + rows)
+        run_snakemake(workdir, f"results/{name}/segments.tsv", "--config", "tts_backend=openai")
+    voices = {name: {row.split("\t")[0]: row.split("\t")[1:]
+                     for row in (workdir / "results" / name / "voices.tsv").read_text().splitlines()[1:]}
+              for name in episodes}
+    assert voices["ep1"]["Diane"][1] == "automatic"
+    assert voices["ep2"]["Diane"] == voices["ep3"]["Diane"] == [voices["ep1"]["Diane"][0], "remembered"]
+    assert voices["ep3"]["Sheila"][0] == voices["ep1"]["Sheila"][0] and voices["ep3"]["Ben"][0] == voices["ep2"]["Ben"][0]
+    listed = subprocess.run([sys.executable, str(REPO / "tools" / "speaker_voices.py"), "list"], cwd=workdir,
+                            capture_output=True, text=True, check=True).stdout
+    assert f"openai\tDiane\t{voices['ep1']['Diane'][0]}" in listed
+    subprocess.run([sys.executable, str(REPO / "tools" / "speaker_voices.py"), "forget", "Diane"], cwd=workdir,
+                   check=True, capture_output=True)
+    assert "Diane" not in subprocess.run([sys.executable, str(REPO / "tools" / "speaker_voices.py"), "list"],
+                                         cwd=workdir, capture_output=True, text=True, check=True).stdout

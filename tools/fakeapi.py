@@ -152,6 +152,7 @@ _DEFAULT_KNOBS = {
     "fail_next": (),
     "fail_text": {},
     "transcript_lines": None,
+    "voice_pace": 1.0,  # the voices speak this many times slower than speech_duration (a voice the client mispredicts)
 }
 
 
@@ -802,7 +803,7 @@ def _openai_tts(payload, fake, delay):
         return bad("'speed' must be a number between 0.25 and 4.0.", "speed")
     if payload.get("instructions") is not None and model in ("tts-1", "tts-1-hd"):
         return bad(f"instructions are not supported by {model}", "instructions")
-    samples = speech_audio(text, voice, OPENAI_TTS_RATE, float(speed))
+    samples = speech_audio(text, voice, OPENAI_TTS_RATE, float(speed) / fake._knobs["voice_pace"])
     fake._sleep(delay)
     if fmt == "pcm":
         body, ctype = samples.astype("<i2").tobytes(), "audio/pcm"
@@ -839,7 +840,7 @@ def _elevenlabs_tts(voice_id, query, payload, fake, delay):
         if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.7 <= speed <= 1.2:
             return _el_error(400, "invalid_voice_settings", "voice_settings.speed must be between 0.7 and 1.2.")
     rate = ELEVENLABS_FORMATS[fmt]
-    samples = speech_audio(text, voice_id, rate, float(speed), f0=f0)
+    samples = speech_audio(text, voice_id, rate, float(speed) / fake._knobs["voice_pace"], f0=f0)
     fake._sleep(delay)
     return _Response(200, samples.astype("<i2").tobytes(), "audio/pcm",
                      [("request-id", str(uuid.uuid4())), ("character-cost", str(len(text)))])
@@ -1269,6 +1270,10 @@ class FakeAPI:
                     raise TypeError("seed must be an int")
             elif name not in _DEFAULT_KNOBS:
                 raise TypeError(f"unknown FakeAPI knob {name!r}")
+            elif name == "voice_pace":
+                value = float(value)
+                if not value > 0:
+                    raise ValueError("voice_pace must be > 0")
             elif name in ("latency", "latency_per_char", "jitter"):
                 value = float(value)
                 if not value >= 0:

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import audio, backends, fitting, jobs, placement, shorten, synth
+from .rates import predicts
 from .cache import SpeechCache
 from .errors import DubbingError
 from .files import write_text_atomic
@@ -32,6 +33,9 @@ RATE_STEP = 0.05  # voice rates are asked in these steps (a cache hit survives s
 VOICE_RATE_FROM = 1.02  # a smaller speed-up is left to atempo: inaudible, and no second request
 VOICE_ROUNDS = 2  # ask the voice again once if its real speed-up fell short
 VOICE_RATE_SLACK = 0.02  # a voice this close to the wanted speed-up is close enough (atempo does the rest)
+# A paid voice's line (rates.py) is voiced again only when its first voicing needs more than this much
+# faster again: less is atempo's (a 10 % stretch is hardly heard) and costs no request.
+FIRST_TOLERANCE = 0.1
 CAP_SLACK = 1.004  # a voice faster than max_speedup by more than this (0.4 %, rounding) is not used
 
 
@@ -105,22 +109,33 @@ def _is_current(wav, report, inputs):
 
 
 def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settings, cache_dir, script, voices,
-                  max_speedup, max_concurrent, requests_per_minute):
+                  max_speedup, max_concurrent, requests_per_minute, first=None, first_wavs=None):
     """{id: (paced wav, effective speed-up)} for the lines that must speak faster, voiced by the voice itself.
 
     A voice's rate is not exact (Piper's length_scale 0.8 speeds English up by only 1.08-1.15x), so
     the speed-up really obtained is measured, and a line that fell short is asked once more at a
     rate corrected by what it delivered (never past what the voice can take). Whatever is still
     missing is left to atempo, within max_speedup counted on the real speed-up.
+
+    ``first``: {id: rate} of lines whose first voicing (``first_wavs``, tts/<id>.wav) was already asked
+    faster (the rate predicted before any request, rates.py). Such a line keeps that voicing unless it
+    came out too slow by more than FIRST_TOLERANCE: the one re-voicing a wrong prediction costs.
     """
+    first, first_wavs = first or {}, first_wavs or {}
     max_voice = backends.info("tts", settings.backend).max_speed / settings.speed
     context = jobs.context_for(script, settings)
     cache = SpeechCache(cache_dir)
     wanted = dict(zip(ids, rates))
     base = {seg_id: seconds for seg_id, seconds in zip(ids, natural)}
-    asked = {seg_id: voice_rate(rate, max_speedup, max_voice) for seg_id, rate in wanted.items()}
-    asked = {seg_id: rate for seg_id, rate in asked.items() if rate > 1.0}
-    tried = {}  # id -> {rate asked: speed-up measured}
+    tried = {seg_id: {rate: rate} for seg_id, rate in first.items()}  # id -> {rate asked: speed-up measured}
+    paid = predicts(settings.backend)
+    asked = {}
+    for seg_id, rate in wanted.items():
+        if paid and rate <= first.get(seg_id, 1.0) * (1 + FIRST_TOLERANCE):
+            continue  # the first voicing is fast enough (a little more is atempo's; faster only ends sooner)
+        again = voice_rate(rate, max_speedup, max_voice)
+        if again > 1.0 and again != first.get(seg_id):
+            asked[seg_id] = again
     on_disk = {}  # id -> the rate paced/<id>.wav was voiced at
 
     def voice(rates):
@@ -146,7 +161,7 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
             tried.setdefault(seg_id, {})[rate] = effective
             if abs(effective - wanted[seg_id]) > VOICE_RATE_SLACK:
                 # Rounded down: a voice that overshoots would break max_speedup; atempo covers a shortfall.
-                again = voice_rate(rate * wanted[seg_id] / effective, max_voice, max_voice, round_up=False)
+                again = voice_rate(rate * wanted[seg_id] / effective, max_speedup, max_voice, round_up=False)
                 if again != rate and again > 1.0 and again not in tried[seg_id]:
                     retry[seg_id] = again
         asked = retry
@@ -156,13 +171,20 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
     for seg_id, results in tried.items():
         usable = {rate: effective for rate, effective in results.items() if effective <= max_speedup * CAP_SLACK}
         if usable:
-            best[seg_id] = min(usable, key=lambda rate: (abs(usable[rate] - wanted[seg_id]), rate))
-            paced[seg_id] = (paced_dir / f"{seg_id}.wav", usable[best[seg_id]])
-    back = {seg_id: rate for seg_id, rate in best.items() if on_disk.get(seg_id) != rate}
+            # Nearest the wanted speed-up, but never too slow when a voicing fast enough exists.
+            enough = {rate: effective for rate, effective in usable.items()
+                      if not paid or effective >= wanted[seg_id] / (1 + FIRST_TOLERANCE)} or usable
+            best[seg_id] = min(enough, key=lambda rate: (abs(enough[rate] - wanted[seg_id]), rate))
+            if best[seg_id] == first.get(seg_id):
+                paced[seg_id] = (Path(first_wavs[seg_id]), first[seg_id])  # the first voicing itself
+            else:
+                paced[seg_id] = (paced_dir / f"{seg_id}.wav", usable[best[seg_id]])
+    back = {seg_id: rate for seg_id, rate in best.items()
+            if on_disk.get(seg_id) != rate and rate != first.get(seg_id)}
     if back:
         voice(back)  # from the cache: that voicing was made in an earlier round
     for stale in paced_dir.glob("*.*") if paced_dir.is_dir() else []:
-        if stale.suffix in (".wav", ".json") and stale.stem not in paced:
+        if stale.suffix in (".wav", ".json") and (stale.stem not in paced or paced[stale.stem][0].parent != paced_dir):
             stale.unlink()
     return paced
 
@@ -183,8 +205,12 @@ def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, *, max_spe
         tts[seg_id] = Path(shortened).parent / "shortened" / f"{seg_id}.wav"
     segment_json = {Path(path).stem: path for path in segment_jsons}
     slots = [_load(path) for path in slot_jsons]
+    # A line first voiced faster (its predicted rate, rates.py; not for a shortened wording) has the natural
+    # length it measured times that rate: the cloud voices' speed is honoured as asked.
+    first = {seg_id: _load(segment_json[seg_id]).get("rate", 1.0) for seg_id in ids if seg_id not in texts}
+    first = {seg_id: rate for seg_id, rate in first.items() if rate != 1.0}
     with ThreadPoolExecutor(max(1, workers)) as pool:  # numpy and file reads release the GIL
-        natural = list(pool.map(lambda seg_id: audio.speech_seconds(tts[seg_id]), ids))
+        natural = list(pool.map(lambda seg_id: audio.speech_seconds(tts[seg_id]) * first.get(seg_id, 1.0), ids))
     for seg_id, seconds in zip(ids, natural):
         if seconds <= 0:
             raise DubbingError(tts[seg_id], f"segment {seg_id}: the synthesized audio is silent")
@@ -201,13 +227,14 @@ def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, *, max_spe
 
     paced = _voice_faster(ids, rates, natural, segment_json, paced_dir, texts=texts, settings=settings,
                           cache_dir=cache_dir, script=script, voices=voices, max_speedup=max_speedup,
-                          max_concurrent=max_concurrent, requests_per_minute=requests_per_minute)
+                          max_concurrent=max_concurrent, requests_per_minute=requests_per_minute,
+                          first=first, first_wavs={seg_id: tts[seg_id] for seg_id in first})
 
     todo, kept = [], 0
     for seg_id, slot, seconds, rate in zip(ids, slots, natural, rates):
         source, effective = paced.get(seg_id, (Path(tts[seg_id]), 1.0))
         wav, report = fit_dir / f"{seg_id}.wav", fit_dir / f"{seg_id}.json"
-        target = seconds / rate
+        target = seconds / max(rate, effective)  # a first voicing faster than needed is not slowed down
         text = texts.get(seg_id) or _load(segment_json[seg_id])["text"]
         inputs = {"source_sha1": _sha1(source), "slot": slot, "text": text, "natural_seconds": round(seconds, 3),
                   "target": round(target, 4), "voice_rate": round(effective, 4), "max_speedup": max_speedup,

@@ -7,6 +7,9 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from .files import write_text_atomic
 
 log = logging.getLogger("dubbing")
 
@@ -64,6 +67,23 @@ def wait_after(last_request, period):
     except (FileNotFoundError, ValueError):
         return 0.0
     return min(period, max(0.0, last + period - time.time()))
+
+
+def space_request(last_request, period):
+    """Wait until ``period`` seconds after the last request any job sent (``last_request`` holds its time),
+    then record this one: ``requests_per_minute`` across per-segment jobs, which run in separate processes.
+    A lock beside the file makes the read, the wait and the write one step, so two jobs never send together."""
+    import fcntl
+
+    last_request = Path(last_request)
+    last_request.parent.mkdir(parents=True, exist_ok=True)
+    with open(last_request.with_suffix(".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            time.sleep(wait_after(last_request, period))
+            write_text_atomic(last_request, f"{time.time():.3f}\n")
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass

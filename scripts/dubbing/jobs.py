@@ -68,10 +68,13 @@ def line_key(settings, speaker, voices, text, rate=1.0):
     return cache_key(line_settings(settings, speaker, voices, rate), text)
 
 
-def make_job(segment_json, wav, record, settings, context, voices=None, rate=1.0, text=None):
+def make_job(segment_json, wav, record, settings, context, voices=None, rate=None, text=None):
     """The job for one segment; ``rate`` speeds the voice up (it multiplies the configured speed, so it
-    is part of the cache key); ``text`` replaces the segment's own (a shortened translation)."""
+    is part of the cache key; by default the rate the segments checkpoint predicted the line needs,
+    ``rates.py``); ``text`` replaces the segment's own (a shortened translation)."""
     segment = json.loads(Path(segment_json).read_text(encoding="utf-8"))
+    if rate is None:
+        rate = segment.get("rate", 1.0)
     if text is not None:
         segment["text"] = text
     previous_text, next_text = context.get(segment["id"], (None, None))

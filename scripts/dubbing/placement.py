@@ -127,6 +127,7 @@ def tail_speedups(lines, lengths, duration, rates=None, most=MOST_SPEEDUP):
 
     Only when they cannot as they are: the fewest last lines are sped up by one common factor,
     each to at most ``most`` in all (with its ``rates``), so the end of the video cuts no sentence.
+    When even that cannot fit them, nothing is sped up (the end is cut, and placement says so).
     """
     rates = rates or [1.0] * len(lines)
     extra = [1.0] * len(lines)
@@ -141,5 +142,4 @@ def tail_speedups(lines, lengths, duration, rates=None, most=MOST_SPEEDUP):
         factor = tail / (tail - excess)
         if all(rate * factor <= most + 1e-9 for rate in rates[-k:]):
             return extra[:-k] + [factor] * k
-    factor = min(most / max(rates), sum(lengths) / max(sum(lengths) - excess, 1e-9))  # all, as far as allowed
-    return [max(1.0, factor)] * len(lines)
+    return extra  # not even at ``most``: hurrying every line would not save the end, so none is hurried

@@ -79,13 +79,24 @@ def timeline_figure(source_wav, sync_rows, dest, title):
     ax.set_yticks(list(lanes.values()), list(lanes.keys()))
     ax.set_xlim(0, duration)
     ax.set_ylim(-0.7, 2.7)
-    ax.set_xlabel("seconds (slot start → dubbed start; dotted: original's speech onset → dubbed start; "
-                  "orange: early/late; red: overlap or missing)")
+    ax.set_xlabel("seconds (slot start → dubbed start; dotted: the original's speech onset → dubbed start;\n"
+                  "orange: early or late; red: overlap or missing)")
     ax.set_title(title)
     fig.tight_layout()
     with atomic_output(dest, ".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def _figure(figure, video):
+    """The timeline figure inside the page itself (a data URI), so the page shows it opened from anywhere."""
+    if not figure:
+        return ""
+    import base64
+
+    data = base64.b64encode(Path(figure).read_bytes()).decode("ascii")
+    return (f'<p><img style="max-width:100%" alt="timeline of {html.escape(video)}: original speech, script slots, '
+            f'dubbed speech" src="data:image/png;base64,{data}"></p>')
 
 
 def _original_section(summary, num):
@@ -118,7 +129,7 @@ def _words_section(words, esc):
             f"{lost}</ul>" + (f"<ul>{left_out}</ul>" if left_out else ""))
 
 
-def summary_page(dest, video, summary, rows, settings, synth_index, config, voices=(), words=None):
+def summary_page(dest, video, summary, rows, settings, synth_index, config, voices=(), words=None, figure=None):
     """A self-contained HTML page: sync summary, backends and voices, requests vs cache, per-line table."""
     sources = [line.split("\t")[2] for line in Path(synth_index).read_text().splitlines()[1:]]
     cached = sources.count("cache")
@@ -153,6 +164,7 @@ def summary_page(dest, video, summary, rows, settings, synth_index, config, voic
 td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%;vertical-align:top}}tr.bad td{{background:#fbe3e1}}
 .k{{color:#555}}</style></head><body>
 <h2>Dub of {esc(video)}: {esc(verdict)}</h2>
+{_figure(figure, video)}
 <h3>Measured sync (each line found in the dub track, tolerance {summary['tolerance']} s)</h3>
 <ul><li><span class="k">lines starting within 0.25 s of their slot</span> {pct(summary['within_0_25'])}</li>
 <li><span class="k">onset error, median / 90th percentile</span> {num(summary['median_onset_error'], 3)} s / {num(summary['p90_onset_error'], 3)} s</li>

@@ -60,7 +60,11 @@ def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, *,
         slot = json.loads(Path(path).read_text(encoding="utf-8"))
         windows[slot["id"]] = slot["window_end"] - slot["start"]
     texts = {seg_id: seg.text for seg_id, seg in segments.items()}
-    speech = {seg_id: audio.speech_seconds(path) for seg_id, path in tts_path.items()}
+    # A line's first voicing may already be faster (its predicted rate, rates.py): its natural length is
+    # the measured one times that rate.
+    first_rate = {seg_id: json.loads(Path(path).read_text(encoding="utf-8")).get("rate", 1.0)
+                  for seg_id, path in segment_json.items()}
+    speech = {seg_id: audio.speech_seconds(path) * first_rate.get(seg_id, 1.0) for seg_id, path in tts_path.items()}
     text_cache, speech_cache = TextCache(cache_dir), SpeechCache(cache_dir)
     context = jobs.context_for(script, tts)
     changed, given_up = {}, set()
@@ -78,7 +82,7 @@ def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, *,
         shorter = {seg_id: text for seg_id, text in answers.items() if text and len(text) < len(texts[seg_id])}
         given_up.update(set(over) - set(shorter))
         batch = [jobs.make_job(segment_json[seg_id], out_dir / f"{seg_id}.wav", out_dir / f"{seg_id}.json", tts,
-                                context, voices, text=text) for seg_id, text in shorter.items()]
+                                context, voices, rate=1.0, text=text) for seg_id, text in shorter.items()]
         stats = synth.voice_jobs(batch, tts, speech_cache, max_concurrent, requests_per_minute)
         error = synth.failure(stats, out_dir)
         if error:

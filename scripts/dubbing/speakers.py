@@ -7,18 +7,25 @@
   voice in the middle, or one speaker panned to a side, stays one speaker. A mono recording is never
   split: telling voices apart in one channel needs a diarizer, and there is none offline here.
 * **Voices.** Speakers named in config ``voices`` get that voice; when ``voices`` has no ``default``,
-  every other speaker gets a voice of their own from the backend's set (or ``voice_pool``), chosen
-  deterministically: each label prefers the voice its hash points at, then the next free one in the
-  pool, in label order. So the same labels always get the same voices, a named speaker ("Diane")
-  keeps her voice in every video with others in it, and two speakers share a voice only when the
-  pool runs out. A video with a single speaker keeps the configured voice (``tts_voice``).
+  every other speaker gets a voice of their own from the backend's set (or ``voice_pool``). The first
+  time a speaker is heard, the voice is chosen deterministically (the label's hash points at a voice;
+  else the next one nobody has) and remembered beside the cache (``VoiceMemory``); from then on the
+  speaker ("Diane") keeps it in every video, whoever else speaks, as long as it is in the pool. Two
+  speakers share a voice only when the pool runs out. A video with a single speaker keeps the
+  configured voice (``tts_voice``), unless that speaker was given a voice in an earlier video.
 """
 
+import contextlib
+import fcntl
 import hashlib
+import json
 import logging
+from pathlib import Path
 
 import numpy as np
 
+from .errors import DubbingError
+from .files import write_text_atomic
 from .subtitles import Cue
 
 log = logging.getLogger("dubbing")
@@ -52,13 +59,15 @@ def _preference(label, size):
     return int.from_bytes(hashlib.sha256(label.encode("utf-8")).digest()[:8], "big") % size
 
 
-def assign_voices(speakers, configured, pool, default_voice, fixed=None):
-    """{speaker: (voice, how)} for every named speaker; how is configured, clone, automatic or default.
+def assign_voices(speakers, configured, pool, default_voice, fixed=None, remembered=None):
+    """{speaker: (voice, how)} for every named speaker; how is configured, clone, remembered, automatic or default.
 
     ``configured`` is config ``voices`` (a ``default`` there voices every unnamed speaker),
-    ``fixed`` voices decided elsewhere (clones), ``pool`` the voices to choose the others from.
+    ``fixed`` voices decided elsewhere (clones), ``pool`` the voices to choose the others from,
+    ``remembered`` {speaker: voice} given to speakers in earlier videos (``VoiceMemory``): a speaker
+    keeps that voice whoever else speaks, and a new speaker gets a voice nobody has yet, when one is left.
     """
-    configured, fixed = configured or {}, fixed or {}
+    configured, fixed, remembered = configured or {}, fixed or {}, remembered or {}
     chosen = {}
     for speaker in sorted(set(speakers) - {""}):
         if speaker in configured:
@@ -68,17 +77,75 @@ def assign_voices(speakers, configured, pool, default_voice, fixed=None):
         elif "default" in configured:
             chosen[speaker] = (configured["default"], "configured")
     others = sorted(set(speakers) - {""} - set(chosen))
-    if len(set(speakers) - {""}) == 1 and others:  # one voice in the whole video: the configured one
-        return {others[0]: (default_voice, "default")}
     pool = list(dict.fromkeys(pool)) or [default_voice]
+    if len(set(speakers) - {""}) == 1 and others and remembered.get(others[0]) not in pool:
+        return {others[0]: (default_voice, "default")}  # one voice in the whole video: the configured one
     taken = {voice for voice, _how in chosen.values()}
-    for speaker in others:
+    for speaker in others:  # remembered voices first, so a newcomer never takes one
+        voice = remembered.get(speaker)
+        if voice in pool and voice not in taken:
+            chosen[speaker] = (voice, "remembered")
+            taken.add(voice)
+    given = set(remembered.values())
+    for speaker in (s for s in others if s not in chosen):
         first = _preference(speaker, len(pool))
         order = pool[first:] + pool[:first]
-        voice = next((voice for voice in order if voice not in taken), order[0])
+        voice = next((v for v in order if v not in taken and v not in given),
+                     next((v for v in order if v not in taken), order[0]))
         chosen[speaker] = (voice, "automatic")
         taken.add(voice)
     return chosen
+
+
+class VoiceMemory:
+    """The automatic voice each speaker was given, per TTS backend, kept beside the cache
+    (``<cache_dir>/speaker_voices.json``) so a named speaker sounds the same in every later video.
+
+    Read and updated under a lock: two videos' segments jobs may choose voices at the same time.
+    ``tools/speaker_voices.py`` (``make voices``) lists, forgets and reassigns them.
+    """
+
+    def __init__(self, cache_dir):
+        self.path = Path(cache_dir) / "speaker_voices.json"
+
+    def _read(self):
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except ValueError as err:
+            raise DubbingError(self.path, f"not valid JSON ({err}); fix or delete it (speakers get new voices)") \
+                from None
+
+    def all(self):
+        return self._read()
+
+    @contextlib.contextmanager
+    def editing(self):
+        """Yield the whole table ({backend: {speaker: voice}}) to change; written back when the block ends."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                table = self._read()
+                before = json.dumps(table, sort_keys=True)
+                yield table
+                if json.dumps(table, sort_keys=True) != before:
+                    write_text_atomic(self.path, json.dumps(table, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def assign(self, backend, speakers, configured, pool, default_voice, fixed=None):
+        """``assign_voices`` with this memory: remembered voices reused, new automatic ones remembered."""
+        with self.editing() as table:
+            known = table.setdefault(backend, {})
+            chosen = assign_voices(speakers, configured, pool, default_voice, fixed, known)
+            for speaker, (voice, how) in chosen.items():
+                if how == "automatic" and speaker not in known:
+                    known[speaker] = voice
+            if not known:
+                del table[backend]
+        return chosen
 
 
 def describe(chosen):

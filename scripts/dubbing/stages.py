@@ -102,7 +102,7 @@ def translate(transcript_json, source_wav, dest, settings):
 
 
 def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, voices, min_gap, voice_pool=(),
-                 voices_table=None, clones_json=None, unspoken_table=None):
+                 voices_table=None, clones_json=None, unspoken_table=None, max_speedup=1.0, cache_dir=None):
     """Validate the script and write one small file per segment, touching only files whose content changed.
 
     ``segments/<id>.json`` holds what the voice depends on: text, speaker, the voice chosen for that
@@ -110,13 +110,14 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     ``slots/<id>.json`` holds the timing the fit depends on. So editing a line re-synthesizes that
     line only, moving a line re-fits it without re-synthesizing it, and a voice change makes exactly
     the lines it changes stale in either synthesis mode, whichever mode wrote their audio before.
-    ``voices.tsv`` lists each speaker's voice and why (configured, clone, automatic).
+    ``voices.tsv`` lists each speaker's voice and why (configured, clone, remembered, automatic); automatic
+    voices are remembered in ``cache_dir`` for the speaker's later videos (``speakers.VoiceMemory``).
     Markers ("[Music]", "(laughs)", "♪ ... ♪") are not said; a line of only markers or punctuation is not
     voiced at all: it goes to ``unspoken.tsv`` (with the reason), and from there to the subtitles.
     """
     import dataclasses
 
-    from . import backends, fitting, jobs, speakers
+    from . import backends, fitting, jobs, rates, speakers
     from .script import UNSPOKEN_COLUMNS, check_within, format_script, long_lines, read_script, spoken_text
 
     segments = read_script(script_path)
@@ -139,9 +140,13 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
     if unspoken_table:
         tables.write_table(unspoken_table, UNSPOKEN_COLUMNS, unspoken)
     segments = voiced
-    chosen = speakers.assign_voices([seg.speaker for seg in segments], voices,
-                                    list(voice_pool) or list(backends.info("tts", tts.backend).voices) or [tts.voice],
-                                    tts.voice, fixed=_load(clones_json) if clones_json else None)
+    pool = list(voice_pool) or list(backends.info("tts", tts.backend).voices) or [tts.voice]
+    fixed = _load(clones_json) if clones_json else None
+    labels = [seg.speaker for seg in segments]
+    if cache_dir:
+        chosen = speakers.VoiceMemory(cache_dir).assign(tts.backend, labels, voices, pool, tts.voice, fixed)
+    else:
+        chosen = speakers.assign_voices(labels, voices, pool, tts.voice, fixed)
     unnamed = jobs.voice_settings(tts, "", voices).voice
 
     def voice_of(seg):
@@ -149,7 +154,7 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
 
     if chosen:
         log.info("voices: %s", speakers.describe(chosen))
-        automatic = [voice for voice, how in chosen.values() if how == "automatic"]
+        automatic = [voice for voice, how in chosen.values() if how in ("automatic", "remembered")]
         if len(set(automatic)) < len(automatic):  # the pool ran out (configured sharing is the user's choice)
             log.warning("%d speakers share %d voice(s) (%s): the %s set has no more; add voices to voice_pool "
                         "(e.g. more Piper .onnx voices) or name them in voices:", len(automatic),
@@ -163,14 +168,15 @@ def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tt
         log.warning("segment %s: longer than the %d characters one %s request carries; it will be sent in %d "
                     "parts cut at sentence ends and joined", seg_id, max_chars, tts.backend, parts)
     slots = fitting.slots_for(segments, duration, min_gap)
+    first_rates = rates.first_rates(segments, slots, tts, max_speedup)
     changed = 0
-    for seg, slot in zip(segments, slots):
+    for seg, slot, rate in zip(segments, slots, first_rates):
         voice = voice_of(seg)
-        key = jobs.line_key(dataclasses.replace(tts, voice=voice), "", None, seg.text)
-        changed += write_if_changed(
-            Path(segment_dir) / f"{seg.id}.json",
-            _dump({"id": seg.id, "text": seg.text, "speaker": seg.speaker, "voice": voice, "key": key}),
-        )
+        key = jobs.line_key(dataclasses.replace(tts, voice=voice), "", None, seg.text, rate)
+        record = {"id": seg.id, "text": seg.text, "speaker": seg.speaker, "voice": voice, "key": key}
+        if rate != 1.0:  # the rate its first request asks for (rates.py)
+            record["rate"] = rate
+        changed += write_if_changed(Path(segment_dir) / f"{seg.id}.json", _dump(record))
         changed += write_if_changed(
             Path(slot_dir) / f"{seg.id}.json",
             _dump({"id": seg.id, "start": slot.start, "end": slot.end, "window_end": slot.window_end}),
@@ -203,11 +209,11 @@ def clone_voices(script_path, source_wav, dest, *, video, cache_dir, voices, tim
     write_text_atomic(dest, _dump(made))
 
 
-def synthesize_segment(segment_json, wav, record, *, settings, cache_dir, manifest, voices):
+def synthesize_segment(segment_json, wav, record, *, settings, cache_dir, manifest, voices, requests_per_minute=0):
     """Per-segment mode: one line's speech, from the cache or one request."""
     from . import synth
 
-    synth.synthesize_one(segment_json, wav, record, settings, cache_dir, manifest, voices)
+    synth.synthesize_one(segment_json, wav, record, settings, cache_dir, manifest, voices, requests_per_minute)
 
 
 def synthesize_all(segment_jsons, tts_dir, report, *, settings, cache_dir, manifest, voices, max_concurrent,
@@ -393,4 +399,4 @@ def report_pieces(source_wav, table, summary_json, synth_index, figure, page, vi
     report.timeline_figure(source_wav, rows, figure, f"{video}: original speech, script slots, dubbed speech")
     voices = read_tsv(voices_table) if voices_table else []
     report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config, voices,
-                        _load(words_json) if words_json else None)
+                        _load(words_json) if words_json else None, figure)

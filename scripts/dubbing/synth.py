@@ -20,14 +20,15 @@ from . import backends, retry
 from .cache import SpeechCache
 from .errors import DubbingError
 from .files import scratch_file, write_text_atomic
-from .flow import RATE_MARGIN, AdaptiveLimit, BatchStats, Progress, wait_after
+from .flow import RATE_MARGIN, AdaptiveLimit, BatchStats, Progress, space_request, wait_after
 from .jobs import context_for, finish, is_current, made_by, make_job, parts_into, speak, store
 
 log = logging.getLogger("dubbing")
 
 
-def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None, voices=None):
-    """Per-segment mode: the cache if it has this line, else one request (with retries)."""
+def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None, voices=None, requests_per_minute=0):
+    """Per-segment mode: the cache if it has this line, else one request (with retries), spaced after the last
+    request any job sent when ``requests_per_minute`` is set."""
     cache = SpeechCache(cache_dir)
     job = make_job(segment_json, wav, record, settings, context_for(manifest, settings), voices)
     settings = job.settings
@@ -37,6 +38,8 @@ def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None
             log.info("segment %s: from the cache (%s)", job.id, job.key[:12])
             return "cache"
         synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
+        if requests_per_minute and backends.info("tts", settings.backend).key:
+            space_request(cache.root.parent / "last_request", 60.0 / requests_per_minute * RATE_MARGIN)
         with scratch_file(job.wav, ".wav") as tmp:
             speak(synthesizer, job, tmp)
             seconds = store(job, cache, settings, tmp)
