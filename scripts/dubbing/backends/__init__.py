@@ -11,12 +11,15 @@
   the caller's retry loop around it.
 
 Providers are looked up by their config name here and imported only when used, so a job never
-pays for an SDK it does not call. Adding a provider is one new module and one line below.
+pays for an SDK it does not call. Adding a provider is one new module, one line below, its key's
+variable in ``dubbing.keys`` (redacted everywhere) and its name in config/schema.yaml's enum.
 """
 
 import dataclasses
 import importlib
 from dataclasses import dataclass
+
+from .. import keys
 
 
 @dataclass(frozen=True)
@@ -48,23 +51,23 @@ class Backend:
 ASR = {
     "subtitles": Backend("asr_subtitles"),
     "faster-whisper": Backend("asr_whisper", default_model="auto"),
-    "openai": Backend("asr_openai", default_model="whisper-1", key="OPENAI_API_KEY"),
+    "openai": Backend("asr_openai", default_model="whisper-1", key=keys.OPENAI),
 }
 TRANSLATE = {
     "auto": Backend("translate_auto"),
     "none": Backend("translate_none"),
     "whisper": Backend("translate_whisper", default_model="base"),
-    "openai": Backend("translate_openai", default_model="gpt-4o-mini", key="OPENAI_API_KEY", shortens=True),
+    "openai": Backend("translate_openai", default_model="gpt-4o-mini", key=keys.OPENAI, shortens=True),
 }
 TTS = {
     "piper": Backend("tts_piper", max_chars=10_000, default_voice="en_US-joe-medium", max_speed=2.0,
                      voices=("en_US-joe-medium",)),
     "openai": Backend("tts_openai", max_chars=4_096, default_model="gpt-4o-mini-tts", default_voice="alloy",
-                      key="OPENAI_API_KEY", instruction_models=("gpt-4o",), max_speed=4.0,
+                      key=keys.OPENAI, instruction_models=("gpt-4o",), max_speed=4.0,
                       # the voices every OpenAI speech model has (ballad, verse, marin, cedar: gpt-4o-mini-tts only)
                       voices=("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")),
     "elevenlabs": Backend("tts_elevenlabs", max_chars=10_000, default_model="eleven_multilingual_v2",
-                          default_voice="21m00Tcm4TlvDq8ikWAM", key="ELEVENLABS_API_KEY", uses_context=True,
+                          default_voice="21m00Tcm4TlvDq8ikWAM", key=keys.ELEVENLABS, uses_context=True,
                           max_speed=1.2,
                           # ElevenLabs' premade voices: Rachel, Adam, Antoni, Bella, Domi, Elli, Josh, Arnold, Sam
                           voices=("21m00Tcm4TlvDq8ikWAM", "pNInz6obpgDQGcFmaJgB", "ErXwobaYiN019PkySvjV",

@@ -1,6 +1,6 @@
 """Building OpenAI clients from the environment (key and base URL never come from config)."""
 
-from .. import secrets
+from .. import keys, secrets
 from ..errors import DubbingError
 
 PROVIDER = "OpenAI"
@@ -10,9 +10,9 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 def api_key():
-    key = secrets.get("OPENAI_API_KEY")
+    key = secrets.get(keys.OPENAI)
     if not key:
-        raise DubbingError("OPENAI_API_KEY", "not set; export it or put it in .env (see README, 'Cloud backends')")
+        raise DubbingError(keys.OPENAI, "not set; export it or put it in .env (see README, 'Cloud backends')")
     return key
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 from urllib.parse import quote
 
-from .. import retry, secrets
+from .. import keys, retry, secrets
 from ..cloud_audio import pcm_to_wav
 from ..errors import DubbingError
 from . import http_audio
@@ -15,9 +15,9 @@ NO_SDK_RETRIES = {"max_retries": 0}  # one retry loop: ours
 
 
 def _client_kwargs(settings):
-    key = secrets.get("ELEVENLABS_API_KEY")
+    key = secrets.get(keys.ELEVENLABS)
     if not key:
-        raise DubbingError("ELEVENLABS_API_KEY", "not set; export it or put it in .env (see README, 'Cloud backends')")
+        raise DubbingError(keys.ELEVENLABS, "not set; export it or put it in .env (see README, 'Cloud backends')")
     kwargs = {"api_key": key, "timeout": settings.timeout}
     base_url = secrets.get("ELEVENLABS_BASE_URL")
     if base_url:
