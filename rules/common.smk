@@ -372,6 +372,38 @@ def tts_batch_slots():
     return api_pool() if backend_info("tts", config["tts_backend"]).key else 0
 
 
+def fit_slots(wildcards, input):
+    """The fit takes the whole pool only when it will send (fit.will_send: a line that must be voiced faster
+    at a rate the cache does not hold), so a video's fit never waits for another video's synthesis when it
+    has nothing to send. Evaluated again when the job is ready (its inputs exist); until then, the pool.
+    """
+    pool = tts_batch_slots()
+    if not pool:
+        return 0
+    from dubbing import fit as fitting
+
+    ids = [Path(path).stem for path in input.slots]
+    tts = [f"results/{wildcards.video}/tts/{seg_id}.wav" for seg_id in ids]
+    shortened = input.shortened or None
+    needed = [*tts, *input.slots, *input.segments, *([shortened] if shortened else [])]
+    if not all(Path(path).is_file() for path in needed):
+        return pool
+    try:
+        sends = fitting.will_send(
+            tts,
+            input.slots,
+            input.segments,
+            max_speedup=config["max_speedup"],
+            settings=Settings(**tts_settings()),
+            cache_dir=config["cache_dir"],
+            voices=config["voices"],
+            shortened=shortened,
+        )
+    except Exception:  # whatever it is, the fit job itself reports it
+        return pool
+    return pool if sends else 0
+
+
 def shorten_slots():
     translator = backend_info("translate", config["translate_backend"]).key
     return api_pool() if translator or tts_batch_slots() else 0

@@ -118,4 +118,4 @@ checkpoint segments:
         max_speedup=config["max_speedup"],  # the rate each line's first request asks for
         cache_dir=config["cache_dir"],  # speakers' remembered voices (speakers.VoiceMemory)
     script:
-        "../scripts/split_script.py"
+        "../scripts/segments.py"

@@ -33,7 +33,7 @@ if synth_mode() == "per-segment":
             cache_dir=config["cache_dir"],
             requests_per_minute=config["requests_per_minute"],  # spaced across jobs (flow.space_request)
         script:
-            "../scripts/synthesize.py"
+            "../scripts/synth.py"
 
 else:
 
@@ -60,7 +60,7 @@ else:
             cache_dir=config["cache_dir"],
             requests_per_minute=config["requests_per_minute"],
         script:
-            "../scripts/synthesize_batch.py"
+            "../scripts/synth_batch.py"
 
 
 # One job per video: it paces the whole video at once (placement.pace), voices again at a faster
@@ -117,7 +117,7 @@ rule fit:
         "../envs/tts.yaml"
     threads: 2
     resources:
-        api=tts_batch_slots(),
+        api=fit_slots,
     params:
         tts_dir="results/{video}/tts",
         paced_dir="results/{video}/paced",

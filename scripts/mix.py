@@ -1,10 +1,10 @@
 """Rule mix: the dub over the (ducked or replaced) original, loudness-normalized, as FLAC and as the video's AAC."""
-from dubbing.stages import mix_audio
+from dubbing.stages import mix
 from dubbing.step import run_step
 
 run_step(
     snakemake,
-    lambda sm: mix_audio(
+    lambda sm: mix(
         source_wav=sm.input.source, dub_wav=sm.input.dub, dest=sm.output.flac, mode=sm.params.mode,
         duck_db=sm.params.duck_db, lufs=sm.params.lufs, aac_dest=sm.output.aac, bitrate=sm.params.bitrate,
         threads=sm.threads,

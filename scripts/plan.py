@@ -1,12 +1,12 @@
 """Rule plan: before anything is sent, what synthesis would cost (prints and writes results/<video>/plan.json)."""
 from dubbing.backends import Settings
-from dubbing.stages import plan_synthesis
+from dubbing.stages import plan
 from dubbing.step import run_step
 
 run_step(
     snakemake,
-    lambda sm: plan_synthesis(
-        sm.input.segments, sm.params.tts_dir, sm.output[0], settings=Settings(**sm.params.tts),
+    lambda sm: plan(
+        segment_jsons=sm.input.segments, tts_dir=sm.params.tts_dir, dest=sm.output[0], settings=Settings(**sm.params.tts),
         cache_dir=sm.params.cache_dir, prices=sm.params.prices, max_concurrent=sm.params.max_concurrent,
         video=sm.wildcards.video, voices=sm.params.voices,
     ),

@@ -1,6 +1,8 @@
 """Concurrent synthesis: both modes against the local server; limits as the server sees them."""
 
 import asyncio
+import json
+import re
 import shutil
 import subprocess
 
@@ -164,3 +166,26 @@ def test_two_videos_share_one_budget_of_requests_in_flight_and_per_minute(api, t
     arrivals = sorted(r["t"] for r in requests)
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
     assert min(gaps) >= 0.4 and arrivals[-1] - arrivals[0] >= 11 * 0.6 * 0.97, gaps
+
+
+def test_a_fit_holds_api_slots_only_when_it_will_send(api, tmp_path):
+    # The fit rule's `api` resource is the whole pool only when the fit will send (fit.will_send), so one video's
+    # fit never waits for another video's synthesis when it has nothing to send. Snakemake prints what it holds.
+    workdir = lesson(tmp_path, 6)
+    config = ["--config", "tts_backend=openai", "max_concurrent=2"]
+    run_snakemake(workdir, "results/lesson/timing.tsv", *config, env=api_env(api))
+    fit_table = workdir / "results" / "lesson" / "fit.tsv"
+    fit_table.unlink()
+    api.reset()
+    again = run_snakemake(workdir, "results/lesson/fit.tsv", *config, env=api_env(api))
+    assert speech(api) == []
+    assert re.search(r"rule fit:.*?resources: [^\n]*\bapi=0\b", again.stdout, re.S), again.stdout
+    # Voices 30 % slower than predicted (a fresh cache): the first voicings are too slow, the fit must voice
+    # lines again, and it holds the pool while it does.
+    workdir = demo_lesson(tmp_path / "slow", 6, 2.1, 1.8, "Line number {i} of the lesson.")  # fit at 1.0, predicted
+    api.configure(voice_pace=1.3)
+    run_snakemake(workdir, "results/lesson/synth.tsv", *config, env=api_env(api))
+    api.reset()
+    sends = run_snakemake(workdir, "results/lesson/fit.tsv", *config, env=api_env(api))
+    assert re.search(r"rule fit:.*?resources: [^\n]*\bapi=2\b", sends.stdout, re.S), sends.stdout
+    assert speech(api)  # the fit's own requests

@@ -2,7 +2,7 @@
 
 Real files throughout: fitted lines are real speech (utterances of a recorded phone call, decoded
 with ffmpeg) or synthetic voiced speech, written as WAVs, laid on a dub track by the pipeline's own
-timeline writer, then measured by sync.measure / stages.check_sync as the workflow does.
+timeline writer, then measured by sync.measure / stages.sync_check as the workflow does.
 """
 
 import json
@@ -155,7 +155,7 @@ def test_the_same_audio_twice_and_silence_before_the_speech(tmp_path):
     assert by_id["cut"].status == "missing"
 
 
-def test_check_sync_writes_the_table_and_the_report_shows_it(tmp_path):
+def test_sync_check_writes_the_table_and_the_report_shows_it(tmp_path):
     voices = [voiced(seed, 2.0) for seed in range(20, 24)]
     slots = [1.0, 3.5, 6.0, 9.0]
     placed = [1.0, 3.5, 6.4, 9.0]  # 0003 moved 0.4 s late
@@ -176,9 +176,9 @@ def test_check_sync_writes_the_table_and_the_report_shows_it(tmp_path):
     fit_table.write_text("id\n" + "".join(f"{line['id']}\n" for line in lines))
     args = dict(dub_wav=dub, timing_tsv=timing, manifest=manifest, fit_table=fit_table,
                 table=table, summary_json=summary_json, tolerance=TOLERANCE)
-    stages.check_sync(**args, strict=False)
+    stages.sync_check(**args, strict=False)
     with pytest.raises(DubbingError, match="late 0003"):
-        stages.check_sync(**args, strict=True)
+        stages.sync_check(**args, strict=True)
 
     header, *rows = [line.split("\t") for line in table.read_text().splitlines()]
     assert header == ["id", "speaker", "text", "slot_start", "slot_end", "placed_start", "measured_start",

@@ -108,6 +108,20 @@ def _is_current(wav, report, inputs):
         return False
 
 
+def _first_asks(wanted, first, settings, max_speedup):
+    """{id: rate} the voice is asked for first, for lines that must speak faster than their first voicing."""
+    max_voice = backends.info("tts", settings.backend).max_speed / settings.speed
+    paid = predicts(settings.backend)
+    asked = {}
+    for seg_id, rate in wanted.items():
+        if paid and rate <= first.get(seg_id, 1.0) * (1 + FIRST_TOLERANCE):
+            continue  # the first voicing is fast enough (a little more is atempo's; faster only ends sooner)
+        again = voice_rate(rate, max_speedup, max_voice)
+        if again > 1.0 and again != first.get(seg_id):
+            asked[seg_id] = again
+    return asked
+
+
 def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settings, cache_dir, script, voices,
                   max_speedup, max_concurrent, requests_per_minute, first=None, first_wavs=None):
     """{id: (paced wav, effective speed-up)} for the lines that must speak faster, voiced by the voice itself.
@@ -129,13 +143,7 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
     base = {seg_id: seconds for seg_id, seconds in zip(ids, natural)}
     tried = {seg_id: {rate: rate} for seg_id, rate in first.items()}  # id -> {rate asked: speed-up measured}
     paid = predicts(settings.backend)
-    asked = {}
-    for seg_id, rate in wanted.items():
-        if paid and rate <= first.get(seg_id, 1.0) * (1 + FIRST_TOLERANCE):
-            continue  # the first voicing is fast enough (a little more is atempo's; faster only ends sooner)
-        again = voice_rate(rate, max_speedup, max_voice)
-        if again > 1.0 and again != first.get(seg_id):
-            asked[seg_id] = again
+    asked = _first_asks(wanted, first, settings, max_speedup)
     on_disk = {}  # id -> the rate paced/<id>.wav was voiced at
 
     def voice(rates):
@@ -198,6 +206,32 @@ def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, *, max_spe
     speech is ``shortened/<id>.wav`` beside that table.
     """
     fit_dir, paced_dir = fit_dir_of(manifest), Path(paced_dir)
+    ids, slots, tts, texts, segment_json, first, natural, rates = _pace_all(
+        tts_wavs, slot_jsons, segment_jsons, shortened, max_speedup, workers)
+
+    paced = _voice_faster(ids, rates, natural, segment_json, paced_dir, texts=texts, settings=settings,
+                          cache_dir=cache_dir, script=script, voices=voices, max_speedup=max_speedup,
+                          max_concurrent=max_concurrent, requests_per_minute=requests_per_minute,
+                          first=first, first_wavs={seg_id: tts[seg_id] for seg_id in first})
+    _fit_lines(ids, slots, tts, texts, segment_json, natural, rates, paced, fit_dir, manifest, max_speedup, workers)
+
+
+def will_send(tts_wavs, slot_jsons, segment_jsons, *, max_speedup, settings, cache_dir, voices=None, shortened=None):
+    """Whether fitting these lines would send any request: a line that must be voiced faster than its audio
+    is, at a rate the cache does not hold. The fit rule holds `api` slots only then (rules/synth.smk)."""
+    ids, _slots, _tts, texts, segment_json, first, _natural, rates = _pace_all(
+        tts_wavs, slot_jsons, segment_jsons, shortened, max_speedup, 1, quiet=True)
+    cache = SpeechCache(cache_dir)
+    for seg_id, rate in _first_asks(dict(zip(ids, rates)), first, settings, max_speedup).items():
+        job = jobs.make_job(segment_json[seg_id], Path("unused.wav"), Path("unused.json"), settings, {}, voices,
+                            rate=rate, text=texts.get(seg_id))
+        if not cache.get(job.key):
+            return True
+    return False
+
+
+def _pace_all(tts_wavs, slot_jsons, segment_jsons, shortened, max_speedup, workers, quiet=False):
+    """Each line's natural length and the speed-up the whole video's pace gives it (plus the tail's)."""
     ids = [Path(path).stem for path in slot_jsons]
     tts = {Path(path).stem: path for path in tts_wavs}
     texts = shorten.read_table(shortened)
@@ -222,14 +256,14 @@ def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, *, max_spe
     beyond = [seg_id for seg_id, factor in zip(ids, extra) if factor > 1.0]
     if beyond:
         rates = [rate * factor for rate, factor in zip(rates, extra)]
-        log.warning("the video ends too soon for its last %d line(s): %s spoken up to %.2fx (beyond max_speedup %s) "
-                    "so that no sentence is cut", len(beyond), ", ".join(beyond), max(rates), max_speedup)
+        if not quiet:
+            log.warning("the video ends too soon for its last %d line(s): %s spoken up to %.2fx (beyond max_speedup "
+                        "%s) so that no sentence is cut", len(beyond), ", ".join(beyond), max(rates), max_speedup)
+    return ids, slots, tts, texts, segment_json, first, natural, rates
 
-    paced = _voice_faster(ids, rates, natural, segment_json, paced_dir, texts=texts, settings=settings,
-                          cache_dir=cache_dir, script=script, voices=voices, max_speedup=max_speedup,
-                          max_concurrent=max_concurrent, requests_per_minute=requests_per_minute,
-                          first=first, first_wavs={seg_id: tts[seg_id] for seg_id in first})
 
+def _fit_lines(ids, slots, tts, texts, segment_json, natural, rates, paced, fit_dir, manifest, max_speedup, workers):
+    """Trim and stretch every line whose inputs changed into fit/<id>.wav; fit.tsv last."""
     todo, kept = [], 0
     for seg_id, slot, seconds, rate in zip(ids, slots, natural, rates):
         source, effective = paced.get(seg_id, (Path(tts[seg_id]), 1.0))

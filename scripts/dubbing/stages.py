@@ -1,4 +1,5 @@
-"""The one adapter layer: every rule script calls exactly one function here, with keyword arguments.
+"""The one adapter layer: every rule script calls exactly one function here, named as its rule, with
+keyword arguments.
 
 Each function takes paths and plain values, reads its inputs, calls the library and writes its
 outputs; the domain logic lives in the modules it calls. Library modules are imported inside the
@@ -101,7 +102,7 @@ def translate(transcript_json, source_wav, dest, settings):
     write_text_atomic(dest, format_script(segments))  # unquoted: the text round-trips exactly
 
 
-def split_script(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, voices, min_gap, voice_pool=(),
+def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, voices, min_gap, voice_pool=(),
                  voices_table=None, clones_json=None, unspoken_table=None, max_speedup=1.0, cache_dir=None):
     """Validate the script and write one small file per segment, touching only files whose content changed.
 
@@ -209,14 +210,14 @@ def clone_voices(script_path, source_wav, dest, *, video, cache_dir, voices, tim
     write_text_atomic(dest, _dump(made))
 
 
-def synthesize_segment(segment_json, wav, record, *, settings, cache_dir, manifest, voices, requests_per_minute=0):
+def synth(segment_json, wav, record, *, settings, cache_dir, manifest, voices, requests_per_minute=0):
     """Per-segment mode: one line's speech, from the cache or one request."""
     from . import synth
 
     synth.synthesize_one(segment_json, wav, record, settings, cache_dir, manifest, voices, requests_per_minute)
 
 
-def synthesize_all(segment_jsons, tts_dir, report, *, settings, cache_dir, manifest, voices, max_concurrent,
+def synth_batch(segment_jsons, tts_dir, report, *, settings, cache_dir, manifest, voices, max_concurrent,
                    requests_per_minute):
     """Async mode: every stale line of a video from one process."""
     from . import synth
@@ -240,25 +241,25 @@ def synth_index(tts_dir, manifest, dest):
     synth.write_index(_speech_wavs(tts_dir, [row["id"] for row in read_tsv(manifest)]), dest)
 
 
-def plan_synthesis(segment_jsons, tts_dir, dest, *, settings, cache_dir, prices, max_concurrent, video, voices):
+def plan(segment_jsons, tts_dir, dest, *, settings, cache_dir, prices, max_concurrent, video, voices):
     from . import plan
 
     plan.write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices)
 
 
-def shorten_lines(tts_dir, slot_jsons, segment_jsons, script, out_dir, dest, **options):
+def shorten(tts_dir, slot_jsons, segment_jsons, script, out_dir, dest, **options):
     from . import shorten
 
     shorten.shorten_lines(_speech_wavs(tts_dir, _ids(slot_jsons)), slot_jsons, segment_jsons, script, out_dir, dest, **options)
 
 
-def fit_lines(tts_dir, slot_jsons, segment_jsons, paced_dir, manifest, **options):
+def fit(tts_dir, slot_jsons, segment_jsons, paced_dir, manifest, **options):
     from . import fit
 
     fit.fit_all(_speech_wavs(tts_dir, _ids(slot_jsons)), slot_jsons, segment_jsons, paced_dir, manifest, **options)
 
 
-def place_lines(fit_table, source_wav, dest):
+def place(fit_table, source_wav, dest):
     """timing.tsv: where each fitted line goes on the dub track (see placement.py), and how it was fitted."""
     from . import audio, fit, fitting, placement, timeline
 
@@ -292,7 +293,7 @@ def place_lines(fit_table, source_wav, dest):
     tables.write_table(dest, columns, frame[columns].to_dict("records"))
 
 
-def build_timeline(timing_tsv, fit_table, source_wav, dest):
+def timeline(timing_tsv, fit_table, source_wav, dest):
     """The dub track: each fitted line at its placed start (timing.tsv), one voice at a time."""
     from . import audio, fit, timeline
 
@@ -310,7 +311,7 @@ def build_timeline(timing_tsv, fit_table, source_wav, dest):
     timeline.write_track(dest, placements(), total, rate)
 
 
-def dubbed_subtitles(timing_tsv, manifest, dest, voices_table=None, unspoken_table=None):
+def subtitles(timing_tsv, manifest, dest, voices_table=None, unspoken_table=None):
     """dubbed.srt: what the dub says (a shortened line's new wording too), when it says it (placed times);
     with several speakers, each line names its speaker and the voice they were given: ``[A · nova]``.
     Lines not voiced (``unspoken.tsv``: "[Music]") are shown at their own times."""
@@ -334,19 +335,19 @@ def _many_speakers(segments):
     return len({seg.speaker for seg in segments}) > 1
 
 
-def mix_audio(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1):
+def mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1):
     from . import mix
 
     mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate, threads)
 
 
-def mux_video(media, mix_audio_path, srt, dest, language, bitrate):
+def mux(media, mix_audio_path, srt, dest, language, bitrate):
     from . import mux
 
     mux.mux(media, mix_audio_path, srt, dest, language, bitrate)
 
 
-def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, tolerance, strict, source_wav=None):
+def sync_check(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, tolerance, strict, source_wav=None):
     """Find each fitted line in the dub track (sync.measure); warn (or fail, if strict) naming the lines out of
     tolerance, running into the next line, or missing. With ``source_wav``, also measure the dub against the
     original's speech (sync.against_original)."""
@@ -385,6 +386,13 @@ def check_sync(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, to
         if strict:
             raise DubbingError(dub_wav, message)
         log.warning("%s", message)
+
+
+def account_words(script_path, timing_tsv, unspoken_tsv, words_dest, summary_dest, transcript_json=None, strict=False):
+    """words.tsv and words_summary.json: every word dubbed, shown only, left out (with why) or lost."""
+    from . import accounting
+
+    accounting.account(script_path, timing_tsv, unspoken_tsv, words_dest, summary_dest, transcript_json, strict)
 
 
 def report_pieces(source_wav, table, summary_json, synth_index, figure, page, video, tts, config, voices_table=None,
