@@ -151,6 +151,7 @@ rule synth_index:
 rule plan:
     input:
         segments=segment_jsons,
+        slots=slot_jsons,
         script="results/{video}/segments.tsv",
     output:
         "results/{video}/plan.json",
@@ -167,5 +168,7 @@ rule plan:
         cache_dir=config["cache_dir"],
         prices=config["prices"],
         max_concurrent=config["max_concurrent"],
+        max_speedup=config["max_speedup"],
+        shortens=lambda wildcards: bool(shortened_for(wildcards)),  # a translator will say long lines shorter
     script:
         "../scripts/plan.py"

@@ -52,7 +52,13 @@ def assert_apart(timing):
 def test_openai_voice_is_asked_the_speed_each_line_needs_in_its_first_request(api, tmp_path):
     workdir = lesson(tmp_path)
     env = api_env(api)
+    # The plan is the run: what `make plan` says will be sent, before anything is.
+    run_snakemake(workdir, "results/lesson/plan.json", "--config", "tts_backend=openai", env=env)
+    planned = json.loads((workdir / "results" / "lesson" / "plan.json").read_text())
+    assert speech_requests(api) == []
     run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=openai", env=env)
+    assert planned["speech_requests"] == len(speech_requests(api)) == 4
+    assert planned["characters"] == sum(len(r["input"]) for r in speech_requests(api))
     timing = {row["id"]: row for row in read_tsv(workdir / "results" / "lesson" / "timing.tsv")}
     requests = speech_requests(api)
     # Pay once per line: each line is sent once, the too-long ones already at the speed they need
@@ -95,6 +101,9 @@ def test_a_translated_line_that_does_not_fit_is_shortened_by_the_translator(api,
     workdir = lesson(tmp_path, subtitles=True)
     env = api_env(api)
     config = ["--config", "tts_backend=openai", "translate_backend=openai", "target_language=de"]
+    run_snakemake(workdir, "results/lesson/plan.json", *config, env=env)
+    planned = json.loads((workdir / "results" / "lesson" / "plan.json").read_text())
+    assert planned["to_shorten_ids"] == ["0003"] and planned["translator_requests"] == 1  # predicted, not yet sent
     run_snakemake(workdir, "results/lesson/dubbed.srt", *config, env=env)
     shorten = [r for r in api.requests if r["path"] == "/v1/chat/completions"
                and '"task": "shorten"' in r["json"]["messages"][-1]["content"]]

@@ -1,9 +1,11 @@
 """Planning before spending: what a synthesis run would send, cost and take, from the cache's view.
 
 Reads the split script (``results/<video>/segments/<id>.json``, made by the segments checkpoint,
-which sends nothing), computes each line's cache key with the current settings, and counts what
-is already done (the segment's audio was made from that key), what the shared cache can serve, and
-what must be requested: lines, characters, estimated cost and wall time.
+which sends nothing), computes each line's cache key with the current settings (including the speed
+its first request asks for, rates.py), and counts what is already done (the segment's audio was made
+from that key), what the shared cache can serve, and what must be requested: lines, characters,
+estimated cost and wall time; with a translator that shortens, the lines predicted too long even at
+max_speedup and what saying them shorter costs.
 """
 
 import json
@@ -28,7 +30,27 @@ def price_per_million(prices, settings):
     return float(by_backend.get(settings.model, by_backend.get("default", 0.0)))
 
 
-def plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, voices=None):
+def too_long_lines(segment_jsons, slot_jsons, backend, max_speedup):
+    """Ids of the lines predicted to overrun their time even at max_speedup: what ``shorten`` sends back to
+    the translator (shorten.SHORTEN_FROM), from each line's predicted length (rates.py)."""
+    from .rates import natural_seconds
+    from .shorten import SHORTEN_FROM
+
+    windows = {}
+    for path in slot_jsons:
+        slot = json.loads(Path(path).read_text(encoding="utf-8"))
+        windows[slot["id"]] = slot["window_end"] - slot["start"]
+    out = []
+    for path in segment_jsons:
+        segment = json.loads(Path(path).read_text(encoding="utf-8"))
+        seconds = natural_seconds(segment["text"], backend)
+        if seconds / max_speedup > windows.get(segment["id"], float("inf")) + SHORTEN_FROM:
+            out.append(segment["id"])
+    return out
+
+
+def plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, voices=None, slot_jsons=(),
+         max_speedup=1.0, shortens=False):
     cache = SpeechCache(cache_dir)
     tts_dir = Path(tts_dir)
     jobs = [make_job(p, tts_dir / f"{Path(p).stem}.wav", tts_dir / f"{Path(p).stem}.json", settings, {}, voices)
@@ -42,8 +64,13 @@ def plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, vo
         else:
             keys.add(job.key)
             to_send.append(job)
-    chars = sum(len(job.text) for job in to_send)
-    latencies = sorted((LATENCY_BASE + LATENCY_PER_CHAR * len(job.text) for job in to_send), reverse=True)
+    # Lines the translator will be asked to say shorter (one request per round), then voiced in their new
+    # wording: counted at about their present length (the new wording is shorter, so this errs high).
+    shorter = too_long_lines(segment_jsons, slot_jsons, settings.backend, max_speedup) if shortens else []
+    by_id = {job.id: job for job in jobs}
+    revoiced = [by_id[seg_id] for seg_id in shorter if seg_id in by_id]
+    chars = sum(len(job.text) for job in to_send) + sum(len(job.text) for job in revoiced)
+    latencies = sorted((LATENCY_BASE + LATENCY_PER_CHAR * len(job.text) for job in to_send + revoiced), reverse=True)
     wall = max(sum(latencies) / max_concurrent, latencies[0]) if latencies else 0.0
     return {
         "backend": settings.backend, "model": settings.model, "voice": settings.voice,
@@ -51,6 +78,8 @@ def plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, vo
         "characters": chars, "cost_usd": round(chars / 1e6 * price_per_million(prices, settings), 4),
         "wall_seconds": math.ceil(wall), "max_concurrent": max_concurrent,
         "to_synthesize_ids": [job.id for job in to_send],
+        "to_shorten": len(shorter), "to_shorten_ids": shorter, "translator_requests": 1 if shorter else 0,
+        "speech_requests": len(to_send) + len(revoiced),
     }
 
 
@@ -63,6 +92,11 @@ def format_plan(video, summary, price):
         f"  to synthesize         {summary['to_synthesize']}"
         + (f"  ({', '.join(summary['to_synthesize_ids'][:10])}{' ...' if summary['to_synthesize'] > 10 else ''})"
            if summary["to_synthesize"] else ""),
+        *([f"  to shorten            {summary['to_shorten']}  ({', '.join(summary['to_shorten_ids'][:10])}"
+           f"{' ...' if summary['to_shorten'] > 10 else ''}): 1 translator request, then voiced in the new wording"]
+          if summary["to_shorten"] else []),
+        f"  speech requests       {summary['speech_requests']}  (each line at the speed its time needs, predicted "
+        "from its text; a voice slower than predicted costs at most one more per line)",
         f"  characters to send    {summary['characters']}",
         f"  estimated cost        ${summary['cost_usd']:.4f}  (at ${price:g} per million characters; "
         "prices in config 'prices')",
@@ -71,8 +105,10 @@ def format_plan(video, summary, price):
     return "\n".join(lines)
 
 
-def write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices=None):
-    summary = plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, voices)
+def write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices=None,
+               slot_jsons=(), max_speedup=1.0, shortens=False):
+    summary = plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, voices, slot_jsons,
+                   max_speedup, shortens)
     text = format_plan(video, summary, price_per_million(prices, settings))
     print(text)
     write_text_atomic(dest, json.dumps(summary, indent=1) + "\n")

@@ -24,6 +24,10 @@ PRIORS = {
 }
 
 
+# Free voices are measured, not predicted, before they speak; the plan still estimates their length.
+ESTIMATES = {**PRIORS, "piper": (0.0, 0.059)}
+
+
 def predicts(backend):
     """Whether lines of this backend get their rate before the first request (the paid ones)."""
     return backend in PRIORS
@@ -31,7 +35,7 @@ def predicts(backend):
 
 def natural_seconds(text, backend):
     """The predicted length of ``text`` said by ``backend``'s voice at its natural rate."""
-    intercept, per_char = PRIORS[backend]
+    intercept, per_char = ESTIMATES.get(backend, PRIORS["openai"])
     return intercept + per_char * len(clean_text(text))
 
 

@@ -241,10 +241,12 @@ def synth_index(tts_dir, manifest, dest):
     synth.write_index(_speech_wavs(tts_dir, [row["id"] for row in read_tsv(manifest)]), dest)
 
 
-def plan(segment_jsons, tts_dir, dest, *, settings, cache_dir, prices, max_concurrent, video, voices):
+def plan(segment_jsons, tts_dir, dest, *, settings, cache_dir, prices, max_concurrent, video, voices, slot_jsons=(),
+         max_speedup=1.0, shortens=False):
     from . import plan
 
-    plan.write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices)
+    plan.write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices,
+                    slot_jsons, max_speedup, shortens)
 
 
 def shorten(tts_dir, slot_jsons, segment_jsons, script, out_dir, dest, **options):
