@@ -138,3 +138,25 @@ def test_music_and_silence_give_no_lines(tmp_path):
         heard = transcribe(tmp_path / name, None, SETTINGS)
         assert heard.cues == [], (name, heard.cues)
         assert all(item["reason"] for item in heard.dropped)
+
+
+def test_two_people_on_two_channels_are_both_heard_and_never_mixed(tmp_path):
+    """A dual-channel recording with both people speaking at once (tests/data/realspeech/stereo_diarization):
+    recognized as one mono mix, the right channel's sentence was lost entirely; channel by channel, each
+    sentence is heard, whole, and named by its channel."""
+    import json
+
+    from dubbing import stages
+
+    reference = dict(line.split("\t") for line in (REAL / "stereo_diarization.txt").read_text().splitlines())
+    dest = tmp_path / "transcript.json"
+    stages.transcribe(source_wav(REAL / "stereo_diarization.flac", 2, tmp_path), None, dest, SETTINGS)
+    segments = json.loads(dest.read_text())["segments"]
+    assert sorted({s["speaker"] for s in segments}) == ["left", "right"]
+    for side in ("left", "right"):
+        said = " ".join(s["text"] for s in segments if s["speaker"] == side)
+        assert word_error_rate(reference[side], said) <= 0.2, (side, said)
+    # A recording whose channels carry the same voice is still one speaker, recognized once.
+    dest = tmp_path / "jfk.json"
+    stages.transcribe(source_wav(REAL / "jfk.flac", 2, tmp_path), None, dest, SETTINGS)
+    assert {s["speaker"] for s in json.loads(dest.read_text())["segments"]} == {""}

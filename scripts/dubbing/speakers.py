@@ -55,6 +55,27 @@ def channel_speakers(cues, stereo, rate=ANALYSIS_RATE):
     return [Cue(cue.start, cue.end, cue.text, label) for cue, label in zip(cues, labels)]
 
 
+# Two channels are two people's microphones when they hardly resemble each other (a centred voice or a
+# stereo music mix correlates far above this) and each carries a fair share of the sound.
+DISTINCT_CORRELATION = 0.3
+DISTINCT_SHARE_DB = 20.0  # the quieter channel is at most this much below the louder one overall
+
+
+def distinct_channels(stereo):
+    """Whether a stereo recording is one person per channel (a dual-channel interview or call), so each
+    channel is recognized on its own: two people talking at once are both heard, and no line mixes them.
+    ``stereo`` is int16 samples shaped (n, 2)."""
+    if stereo is None or stereo.ndim != 2 or stereo.shape[1] != 2 or stereo.shape[0] < ANALYSIS_RATE:
+        return False
+    samples = stereo.astype(np.float64)
+    power = (samples * samples).mean(axis=0) + 1e-9
+    if abs(10 * np.log10(power[0] / power[1])) > DISTINCT_SHARE_DB:
+        return False
+    left, right = samples[:, 0] - samples[:, 0].mean(), samples[:, 1] - samples[:, 1].mean()
+    correlation = float(np.dot(left, right) / np.sqrt(np.dot(left, left) * np.dot(right, right) + 1e-9))
+    return abs(correlation) < DISTINCT_CORRELATION
+
+
 def _preference(label, size):
     return int.from_bytes(hashlib.sha256(label.encode("utf-8")).digest()[:8], "big") % size
 

@@ -52,7 +52,9 @@ def transcribe(source_wav, subtitles_path, dest, settings):
 
     from . import backends, languages
 
-    result = backends.load("asr", settings.backend).transcribe(source_wav, subtitles_path, settings)
+    result = _per_channel(source_wav, settings) if settings.backend == "faster-whisper" else None
+    if result is None:
+        result = backends.load("asr", settings.backend).transcribe(source_wav, subtitles_path, settings)
     if not isinstance(result, backends.Transcript):  # a backend that cannot tell the language
         result = backends.Transcript(result, language=languages.code(settings.source_language))
     if not result.cues:
@@ -80,6 +82,35 @@ def transcribe(source_wav, subtitles_path, dest, settings):
         "dropped": list(result.dropped),
     }
     write_text_atomic(dest, _dump(data))
+
+
+def _per_channel(source_wav, settings):
+    """A dual-channel recording (one person per channel, speakers.distinct_channels) recognized channel by
+    channel, each line named by its channel; None for any other recording (recognized as one)."""
+    import tempfile
+
+    import numpy as np
+
+    from . import audio, backends, speakers, subtitles
+
+    stereo = audio.decode_stereo(source_wav, speakers.ANALYSIS_RATE)
+    if not speakers.distinct_channels(stereo):
+        return None
+    full = audio.decode_stereo(source_wav, audio.SAMPLE_RATE)
+    backend = backends.load("asr", settings.backend)
+    heard = []
+    with tempfile.TemporaryDirectory(prefix="channels-") as folder:
+        for index, label in enumerate((speakers.LEFT, speakers.RIGHT)):
+            wav = Path(folder) / f"{label}.wav"
+            audio.write_wav(wav, np.ascontiguousarray(full[:, index]), audio.SAMPLE_RATE)
+            heard.append((label, backend.transcribe(wav, None, settings)))
+    log.info("one person per channel: recognized each channel on its own (%d lines left, %d right)",
+             len(heard[0][1].cues), len(heard[1][1].cues))
+    cues = sorted((subtitles.Cue(cue.start, cue.end, cue.text, label) for label, transcript in heard
+                   for cue in transcript.cues), key=lambda cue: cue.start)
+    first = heard[0][1] if heard[0][1].cues else heard[1][1]
+    return backends.Transcript(cues, language=first.language, language_probability=first.language_probability,
+                               model=first.model, dropped=heard[0][1].dropped + heard[1][1].dropped)
 
 
 def translate(transcript_json, source_wav, dest, settings):
