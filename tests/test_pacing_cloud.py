@@ -134,3 +134,61 @@ def test_a_users_own_script_is_never_rewritten(api, tmp_path):
     timing = {row["id"]: row["text"] for row in read_tsv(workdir / "results" / "lesson" / "timing.tsv")}
     assert timing == {seg_id: text for seg_id, _s, _e, text in ROWS}
     assert_apart(read_tsv(workdir / "results" / "lesson" / "timing.tsv"))
+
+
+def dense_rows(seed, count=9):
+    """``count`` lines of 30-70 characters, each slot holding 80-95 % of what a voice at the prior's pace needs."""
+    import random
+
+    words = ("river mountain people water light morning village garden teacher market window station "
+             "history number evening question country answer").split()
+    rng = random.Random(seed)
+    rows, at = [], 0.5
+    for i in range(1, count + 1):
+        text = f"Line {i}, " + " ".join(rng.choice(words) for _ in range(rng.randint(3, 7))) + "."
+        slot = (0.3 + 0.06 * len(text)) * rng.uniform(0.8, 0.95)
+        rows.append((f"{i:04d}", round(at, 2), round(at + slot, 2), text))
+        at += slot + 0.3
+    assert at < 29.0  # the demo video's length
+    return rows
+
+
+def test_a_voice_slower_than_predicted_is_learned_and_no_rerun_pays_again(api, tmp_path):
+    # The server's voice speaks 20 % slower than the prior says (as a real voice may): the first video
+    # pays for that, the next video of the same voice does not, and nothing already voiced is paid again.
+    api.configure(voice_pace=1.2)
+    first, second = dense_rows(1), dense_rows(2)
+    workdir = lesson(tmp_path, rows=first)
+    (workdir / "media" / "other.mp4").write_bytes((MEDIA / "demo.mp4").read_bytes())
+    (workdir / "media" / "other.script.tsv").write_text(
+        "id\tstart\tend\ttext\n" + "".join(f"{i}\t{s}\t{e}\t{t}\n" for i, s, e, t in second), encoding="utf-8")
+    env, config = api_env(api), ["--config", "tts_backend=openai"]
+    run_snakemake(workdir, "results/lesson/timing.tsv", *config, env=env)
+    paid_first = len(speech_requests(api))
+    assert paid_first > len(first) * 1.3  # the prior was wrong: most lines voiced twice
+    heard = list((workdir / "cache" / "rates").glob("openai-*.tsv"))
+    assert len(heard) == 1 and len(heard[0].read_text().splitlines()) == paid_first  # no text, no key: numbers
+
+    api.reset()
+    run_snakemake(workdir, "results/other/plan.json", *config, env=env)
+    planned = json.loads((workdir / "results" / "other" / "plan.json").read_text())
+    run_snakemake(workdir, "results/other/timing.tsv", *config, env=env)
+    paid_second = len(speech_requests(api))
+    assert paid_second <= len(second) * 1.15  # learned: each line asked at the speed it needs, once
+    assert planned["speech_requests"] == len(second)
+    timing = read_tsv(workdir / "results" / "other" / "timing.tsv")
+    assert all(float(row["speedup"]) <= 1.25 + 0.005 for row in timing)
+    assert_apart(timing)
+
+    # What the voice learned does not make anything already voiced be paid again: a rerun, or the
+    # results of the first video deleted and made again, sends nothing.
+    api.reset()
+    run_snakemake(workdir, "results/lesson/timing.tsv", "results/other/timing.tsv", *config, env=env)
+    assert speech_requests(api) == []
+    before = (workdir / "results" / "lesson" / "timing.tsv").read_text()
+    import shutil
+
+    shutil.rmtree(workdir / "results" / "lesson")
+    run_snakemake(workdir, "results/lesson/timing.tsv", *config, env=env)
+    assert speech_requests(api) == []
+    assert len((workdir / "results" / "lesson" / "timing.tsv").read_text().splitlines()) == len(before.splitlines())

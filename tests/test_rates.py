@@ -1,4 +1,4 @@
-"""The rate a paid voice's first request asks for (dubbing.rates): from the text and the slot, never the cache."""
+"""The rate a paid voice's first request asks for (dubbing.rates): from the text, the slot and what the voice was heard to take."""
 
 from dubbing import rates
 from dubbing.backends import Settings
@@ -40,3 +40,37 @@ def test_the_prediction_is_near_what_a_cloud_voice_takes():
     for text in ("Hello.", "Water covers almost three quarters of our planet.", "x" * 300):
         predicted = rates.natural_seconds(text, "openai")
         assert abs(predicted - (0.3 + 0.06 * len(text))) / (0.3 + 0.06 * len(text)) < 0.1
+
+
+def test_a_voice_is_learned_from_what_it_said_once_it_has_said_enough(tmp_path):
+    heard = rates.Heard(tmp_path)
+    nova = Settings.resolve("tts", backend="openai", voice="nova")
+    for i in range(rates.HEARD_MIN - 1):
+        heard.record(nova, "x" * (20 + i), (0.25 + 0.062 * (20 + i)) * 1.3)
+    assert heard.factor(nova) == 1.0  # too few lines: the prior
+    heard.record(nova, "y" * 40, (0.25 + 0.062 * 40) * 1.32)
+    assert heard.factor(nova) == 1.3  # the median, on a 0.05 grid
+    assert heard.factor(Settings.resolve("tts", backend="openai", voice="onyx")) == 1.0  # another voice: its own
+    # A line voiced at speed 1.25 took 1/1.25 of its natural time: counted at speed 1.0.
+    fast = Settings.resolve("tts", backend="openai", voice="onyx", speed=1.25)
+    for _ in range(rates.HEARD_MIN):
+        heard.record(fast, "z" * 50, (0.25 + 0.062 * 50) * 0.8 / 1.25)
+    assert heard.factor(Settings.resolve("tts", backend="openai", voice="onyx")) == 0.8
+    heard.path(nova).write_text(heard.path(nova).read_text() + "12\t", encoding="ascii")  # a row cut by a crash
+    assert heard.factor(nova) == 1.3
+    heard.record(Settings.resolve("tts", backend="piper"), "free", 1.0)  # free voices are measured, not logged
+    assert len(list(heard.root.iterdir())) == 2
+
+
+def test_a_line_keeps_its_rate_or_a_voicing_the_cache_holds_rather_than_pay_again():
+    def key_at(rate):
+        return f"k{rate}"
+
+    held = {"k1.0", "k1.15"}.__contains__
+    assert rates.settle(1.2, key_at, previous=("k1.1", 1.1), held=held, max_rate=1.25) == 1.1  # unchanged line
+    assert rates.settle(1.2, key_at, previous=("k1.1", 1.3), held=held, max_rate=1.25) == 1.15  # past the cap now
+    assert rates.settle(1.2, key_at, previous=("other", 1.1), held=held, max_rate=1.25) == 1.15  # text changed
+    assert rates.settle(1.25, key_at, held=held, max_rate=1.25) == 1.15  # 8 % slow: the fit keeps it
+    assert rates.settle(1.05, key_at, held=held, max_rate=1.25) == 1.0
+    assert rates.settle(1.25, key_at, held={"k1.0"}.__contains__, max_rate=1.25) == 1.25  # too slow: ask anew
+    assert rates.settle(1.2, key_at, held={"k1.2", "k1.15"}.__contains__, max_rate=1.25) == 1.2

@@ -160,9 +160,16 @@ def finish(job, cache, settings, source, seconds=None):
 
 
 def store(job, cache, settings, tmp):
+    """Put newly made speech into the cache; a paid voice's pace is logged for the next predictions (rates.py)."""
+    from . import rates
+
     seconds = check_audio(tmp, job, settings.backend)
     cache.put(job.key, tmp, {"text": job.text, "backend": settings.backend, "model": settings.model,
-                             "voice": settings.voice, "seconds": round(seconds, 3)})
+                             "voice": settings.voice, "speed": settings.speed, "seconds": round(seconds, 3)})
+    if rates.predicts(settings.backend):
+        from .audio import speech_seconds  # numpy: only once speech was made
+
+        rates.Heard(cache.root.parent).record(settings, job.text, speech_seconds(tmp))
     return round(seconds, 3)
 
 

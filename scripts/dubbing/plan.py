@@ -16,6 +16,7 @@ from . import backends
 from .cache import SpeechCache
 from .files import write_text_atomic
 from .jobs import is_current, make_job
+from .rates import Heard
 
 # Estimated request latency (seconds) for the wall-time estimate: a fixed part plus per character.
 LATENCY_BASE = 0.4
@@ -30,20 +31,27 @@ def price_per_million(prices, settings):
     return float(by_backend.get(settings.model, by_backend.get("default", 0.0)))
 
 
-def too_long_lines(segment_jsons, slot_jsons, backend, max_speedup):
+def too_long_lines(segment_jsons, slot_jsons, settings, max_speedup, heard=None):
     """Ids of the lines predicted to overrun their time even at max_speedup: what ``shorten`` sends back to
-    the translator (shorten.SHORTEN_FROM), from each line's predicted length (rates.py)."""
+    the translator (shorten.SHORTEN_FROM), from each line's predicted length (rates.py; ``heard``: the
+    voices' learned pace)."""
+    import dataclasses
+
     from .rates import natural_seconds
     from .shorten import SHORTEN_FROM
 
-    windows = {}
+    windows, factors = {}, {}
     for path in slot_jsons:
         slot = json.loads(Path(path).read_text(encoding="utf-8"))
         windows[slot["id"]] = slot["window_end"] - slot["start"]
     out = []
     for path in segment_jsons:
         segment = json.loads(Path(path).read_text(encoding="utf-8"))
-        seconds = natural_seconds(segment["text"], backend)
+        voice = segment.get("voice") or settings.voice
+        if voice not in factors:
+            factors[voice] = heard.factor(dataclasses.replace(settings, voice=voice)) if heard else 1.0
+        factor = factors[voice]
+        seconds = natural_seconds(segment["text"], settings.backend, factor) / settings.speed
         if seconds / max_speedup > windows.get(segment["id"], float("inf")) + SHORTEN_FROM:
             out.append(segment["id"])
     return out
@@ -66,7 +74,7 @@ def plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, vo
             to_send.append(job)
     # Lines the translator will be asked to say shorter (one request per round), then voiced in their new
     # wording: counted at about their present length (the new wording is shorter, so this errs high).
-    shorter = too_long_lines(segment_jsons, slot_jsons, settings.backend, max_speedup) if shortens else []
+    shorter = too_long_lines(segment_jsons, slot_jsons, settings, max_speedup, Heard(cache_dir)) if shortens else []
     by_id = {job.id: job for job in jobs}
     revoiced = [by_id[seg_id] for seg_id in shorter if seg_id in by_id]
     chars = sum(len(job.text) for job in to_send) + sum(len(job.text) for job in revoiced)

@@ -150,6 +150,7 @@ def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, v
     import dataclasses
 
     from . import backends, fitting, jobs, rates, speakers
+    from .cache import SpeechCache
     from .script import UNSPOKEN_COLUMNS, check_within, format_script, long_lines, read_script, spoken_text
 
     segments = read_script(script_path)
@@ -200,19 +201,24 @@ def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, v
         log.warning("segment %s: longer than the %d characters one %s request carries; it will be sent in %d "
                     "parts cut at sentence ends and joined", seg_id, max_chars, tts.backend, parts)
     slots = fitting.slots_for(segments, duration, min_gap)
-    first_rates = rates.first_rates(segments, slots, tts, max_speedup)
+    line_voices = [voice_of(seg) for seg in segments]
+    first_rates = rates.first_rates(segments, slots, tts, max_speedup, line_voices,
+                                    rates.Heard(cache_dir) if cache_dir else None)
+    cache = SpeechCache(cache_dir) if cache_dir else None
     changed = 0
-    for seg, slot, rate in zip(segments, slots, first_rates):
-        voice = voice_of(seg)
-        key = jobs.line_key(dataclasses.replace(tts, voice=voice), "", None, seg.text, rate)
+    for seg, slot, rate, voice in zip(segments, slots, first_rates, line_voices):
+        segment_path, slot_path = Path(segment_dir) / f"{seg.id}.json", Path(slot_dir) / f"{seg.id}.json"
+        slot_record = {"id": seg.id, "start": slot.start, "end": slot.end, "window_end": slot.window_end}
+        settings = dataclasses.replace(tts, voice=voice)
+        rate = rates.settle(rate, lambda r, s=settings, t=seg.text: jobs.line_key(s, "", None, t, r),
+                            previous=_previous_rate(segment_path, slot_path, slot_record),
+                            held=cache.get if cache else None, max_rate=max_speedup)
+        key = jobs.line_key(settings, "", None, seg.text, rate)
         record = {"id": seg.id, "text": seg.text, "speaker": seg.speaker, "voice": voice, "key": key}
         if rate != 1.0:  # the rate its first request asks for (rates.py)
             record["rate"] = rate
-        changed += write_if_changed(Path(segment_dir) / f"{seg.id}.json", _dump(record))
-        changed += write_if_changed(
-            Path(slot_dir) / f"{seg.id}.json",
-            _dump({"id": seg.id, "start": slot.start, "end": slot.end, "window_end": slot.window_end}),
-        )
+        changed += write_if_changed(segment_path, _dump(record))
+        changed += write_if_changed(slot_path, _dump(slot_record))
     ids = {seg.id for seg in segments}
     for folder in (segment_dir, slot_dir):
         for stale in Path(folder).glob("*.json"):
@@ -225,6 +231,17 @@ def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, v
             rows.append(("", unnamed, "default"))
         write_text_atomic(voices_table, "speaker\tvoice\thow\n" + "".join(f"{a}\t{b}\t{c}\n" for a, b, c in rows))
     write_text_atomic(manifest, format_script(segments))
+
+
+def _previous_rate(segment_path, slot_path, slot_record):
+    """(key, rate) of the line's record from the last run when its slot is unchanged, else None."""
+    try:
+        if _load(slot_path) != slot_record:
+            return None
+        previous = _load(segment_path)
+        return previous["key"], previous.get("rate", 1.0)
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
 
 
 def clone_voices(script_path, source_wav, dest, *, video, cache_dir, voices, timeout, max_retries):
