@@ -21,10 +21,12 @@ export PYTHONUNBUFFERED := 1
 CACHE_DIR ?= cache
 DAYS ?= 30
 PLAN_CONFIG ?=
+# The language of the package (results/<video>/<lang>/): config target_language, unless given.
+LANGUAGE ?= $(shell sed -n 's/^target_language:[[:space:]]*\([A-Za-z-]*\).*/\1/p' config/config.yaml)
 ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
 SYNC := --config synth_mode=per-segment max_concurrent=1
 
-.PHONY: clones clones-delete voices voices-forget soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+.PHONY: package clones clones-delete voices voices-forget soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help setup-slurm lock-slurm test-slurm
 
 help:
@@ -35,6 +37,7 @@ help:
 	@echo "make synth-async VIDEO=...      synthesis only (async), once the script exists"
 	@echo "make debug-synth-async VIDEO=... [MAX_CONCURRENT=3]  verbose async synthesis -> logs/<video>/synth_async.log"
 	@echo "make full / make synth VIDEO=...  the same, one request at a time"
+	@echo "make package VIDEO=... [LANGUAGE=es]  results/<video>/<lang>/: the dub as one audio file at the video's length, SRT, WebVTT, report"
 	@echo "make show-logs VIDEO=... (or WORKDIR=results/<video>)  the video's logs"
 	@echo "make plan VIDEO=... [PLAN_CONFIG='--config tts_backend=openai']  what synthesis would send and cost"
 	@echo "make cache-stats / make cache-prune DAYS=30   the shared synthesis cache (cache/)"
@@ -91,6 +94,11 @@ debug-synth-async: setup
 	DUBBING_LOG_LEVEL=DEBUG $(SNAKEMAKE) --cores $(CORES) --forcerun synth_batch \
 		"results/$(NAME)/synth_batch.json" --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
 	@echo "--- logs/$(NAME)/synth_async.log"; tail -n 40 "logs/$(NAME)/synth_async.log"
+
+package: setup
+	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" "results/$(NAME)/$(LANGUAGE)/$(NAME).$(LANGUAGE).m4a" \
+		$(if $(filter command line,$(origin LANGUAGE)),--config target_language=$(LANGUAGE))
+	@echo "package: results/$(NAME)/$(LANGUAGE)/"
 
 full: setup
 	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" $(SYNC)

@@ -179,3 +179,35 @@ rule mux:
         bitrate=config["audio_bitrate"],  # only if the audio is not AAC already (mix.m4a is)
     script:
         "../scripts/mux.py"
+
+
+# What a platform takes for the target language (YouTube: one audio file per language, as long as
+# the video): results/<video>/<lang>/. Built by `make package` and by `snakemake` with no target.
+rule package:
+    input:
+        media=video_for,
+        mix_flac="results/{video}/mix.flac",
+        mix_aac="results/{video}/mix.m4a",
+        srt="results/{video}/dubbed.srt",
+        report="results/{video}/report/summary.html",
+        sync="results/{video}/sync.tsv",
+    output:
+        audio="results/{video}/{lang}/{video}.{lang}.m4a",
+        srt="results/{video}/{lang}/{video}.{lang}.srt",
+        vtt="results/{video}/{lang}/{video}.{lang}.vtt",
+        report="results/{video}/{lang}/report.html",
+        sync="results/{video}/{lang}/sync.tsv",
+    log:
+        "logs/{video}/package_{lang}.log",
+    benchmark:
+        "benchmarks/{video}/package_{lang}.tsv"
+    wildcard_constraints:
+        lang=re.escape(str(config["target_language"])),
+    conda:
+        "../envs/audio.yaml"
+    threads: 2
+    params:
+        language=config["target_language"],
+        bitrate=config["audio_bitrate"],
+    script:
+        "../scripts/package.py"

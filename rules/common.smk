@@ -1,6 +1,7 @@
 # Helpers shared by all the rules: config validation and input functions.
 
 import csv
+import re
 import sys
 from pathlib import Path
 
@@ -123,11 +124,14 @@ SUBTITLE_EXTENSIONS = ("srt", "vtt")
 
 
 def all_targets():
-    """dubbed.mp4 for every video in media/."""
+    """dubbed.mp4 and the language's package (results/<video>/<lang>/) for every video in media/."""
     videos = sorted(
         {p.stem for ext in VIDEO_EXTENSIONS for p in Path("media").glob(f"*.{ext}")}
     )
-    return [f"results/{video}/dubbed.mp4" for video in videos]
+    lang = config["target_language"]
+    return [f"results/{video}/dubbed.mp4" for video in videos] + [
+        f"results/{video}/{lang}/{video}.{lang}.m4a" for video in videos
+    ]
 
 
 def video_for(wildcards):

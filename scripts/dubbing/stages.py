@@ -458,3 +458,13 @@ def report_pieces(source_wav, table, summary_json, synth_index, figure, page, vi
     voices = read_tsv(voices_table) if voices_table else []
     report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config, voices,
                         _load(words_json) if words_json else None, figure)
+
+
+def package(*, media, mix_flac, mix_aac, srt, report, sync, language, audio_dest, srt_dest, vtt_dest, report_dest,
+            sync_dest, bitrate, threads=1):
+    """results/<video>/<lang>/: what a platform takes for this language (package.py)."""
+    from .package import write_package
+
+    write_package(media=media, mix_flac=mix_flac, mix_aac=mix_aac, srt=srt, report=report, sync=sync,
+                  language=language, audio_dest=audio_dest, srt_dest=srt_dest, vtt_dest=vtt_dest,
+                  report_dest=report_dest, sync_dest=sync_dest, bitrate=bitrate, threads=threads)
