@@ -385,6 +385,7 @@ def fit_slots(wildcards, input):
     if not pool:
         return 0
     from dubbing import fit as fitting
+    from dubbing.voicing import Voicing
 
     ids = [Path(path).stem for path in input.slots]
     tts = [f"results/{wildcards.video}/tts/{seg_id}.wav" for seg_id in ids]
@@ -393,14 +394,15 @@ def fit_slots(wildcards, input):
     if not all(Path(path).is_file() for path in needed):
         return pool
     try:
+        voicing = Voicing(
+            Settings(**tts_settings()), config["cache_dir"], voices=config["voices"]
+        )
         sends = fitting.will_send(
             tts,
             input.slots,
             input.segments,
+            voicing,
             max_speedup=config["max_speedup"],
-            settings=Settings(**tts_settings()),
-            cache_dir=config["cache_dir"],
-            voices=config["voices"],
             shortened=shortened,
         )
     except Exception:  # whatever it is, the fit job itself reports it

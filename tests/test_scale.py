@@ -104,6 +104,7 @@ def test_fit_records_its_inputs_and_skips_unchanged_segments(tmp_path):
     from dubbing import audio
     from dubbing.backends import Settings
     from dubbing.fit import fit_all
+    from dubbing.voicing import Voicing
 
     rate = 22050
     speech = (np.sin(2 * np.pi * 200 * np.arange(rate) / rate) * 8000).astype(np.int16)
@@ -116,9 +117,9 @@ def test_fit_records_its_inputs_and_skips_unchanged_segments(tmp_path):
                                                         "window_end": start + 2.4}))
         (segments / f"000{i}.json").write_text(json.dumps({"id": f"000{i}", "text": "A line.", "speaker": ""}))
     args = ([tts / "0001.wav", tts / "0002.wav"], [slots / "0001.json", slots / "0002.json"],
-            [segments / "0001.json", segments / "0002.json"], tmp_path / "paced", tmp_path / "fit.tsv")
-    options = {"max_speedup": 1.25, "settings": Settings.resolve("tts", backend="piper"),
-               "cache_dir": tmp_path / "cache", "workers": 2}
+            [segments / "0001.json", segments / "0002.json"], tmp_path / "paced", tmp_path / "fit.tsv",
+            Voicing(Settings.resolve("tts", backend="piper"), tmp_path / "cache"))
+    options = {"max_speedup": 1.25, "workers": 2}
     fit_all(*args, **options)
     first = {p.name: p.stat().st_mtime_ns for p in fit_dir.glob("*.wav")}
     assert sorted(first) == ["0001.wav", "0002.wav"]

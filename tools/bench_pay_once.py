@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench_synth import WORDS, lpt_makespan, make_video
 from fakeapi import FakeAPI
-from workflow_copy import REPO, make_workdir
+from workflow_copy import make_workdir
 
 KEY = "bench-key-not-a-real-one"
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")

@@ -19,11 +19,11 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import audio, backends, fitting, jobs, placement, shorten, synth
-from .rates import predicts
-from .cache import SpeechCache
+from . import audio, backends, fitting, placement, shorten
 from .errors import DubbingError
 from .files import write_text_atomic
+from .rates import predicts
+from .voicing import failure
 
 log = logging.getLogger("dubbing")
 
@@ -109,7 +109,8 @@ def _is_current(wav, report, inputs):
 
 
 def _first_asks(wanted, first, settings, max_speedup):
-    """{id: rate} the voice is asked for first, for lines that must speak faster than their first voicing."""
+    """{id: rate} the voice is asked for first, for lines that must speak faster than their first voicing
+    (``settings``: the backend's, whose max speed and speed bound the rate)."""
     max_voice = backends.info("tts", settings.backend).max_speed / settings.speed
     paid = predicts(settings.backend)
     asked = {}
@@ -122,8 +123,8 @@ def _first_asks(wanted, first, settings, max_speedup):
     return asked
 
 
-def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settings, cache_dir, script, voices,
-                  max_speedup, max_concurrent, requests_per_minute, first=None, first_wavs=None):
+def _voice_faster(ids, rates, natural, segment_json, paced_dir, voicing, *, texts, max_speedup, first=None,
+                  first_wavs=None):
     """{id: (paced wav, effective speed-up)} for the lines that must speak faster, voiced by the voice itself.
 
     A voice's rate is not exact (Piper's length_scale 0.8 speeds English up by only 1.08-1.15x), so
@@ -136,9 +137,8 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
     came out too slow by more than FIRST_TOLERANCE: the one re-voicing a wrong prediction costs.
     """
     first, first_wavs = first or {}, first_wavs or {}
+    settings = voicing.settings
     max_voice = backends.info("tts", settings.backend).max_speed / settings.speed
-    context = jobs.context_for(script, settings)
-    cache = SpeechCache(cache_dir)
     wanted = dict(zip(ids, rates))
     base = {seg_id: seconds for seg_id, seconds in zip(ids, natural)}
     tried = {seg_id: {rate: rate} for seg_id, rate in first.items()}  # id -> {rate asked: speed-up measured}
@@ -147,11 +147,10 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
     on_disk = {}  # id -> the rate paced/<id>.wav was voiced at
 
     def voice(rates):
-        batch = [jobs.make_job(segment_json[seg_id], paced_dir / f"{seg_id}.wav", paced_dir / f"{seg_id}.json",
-                                settings, context, voices, rate=rate, text=texts.get(seg_id))
+        batch = [voicing.job(segment_json[seg_id], paced_dir, rate=rate, text=texts.get(seg_id))
                  for seg_id, rate in rates.items()]
-        stats = synth.voice_jobs(batch, settings, cache, max_concurrent, requests_per_minute)
-        error = synth.failure(stats, paced_dir)
+        stats = voicing.run(batch)
+        error = failure(stats, paced_dir)
         if error:
             raise error
         on_disk.update(rates)
@@ -197,8 +196,8 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, *, texts, settin
     return paced
 
 
-def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, *, max_speedup, settings,
-            cache_dir, script=None, voices=None, max_concurrent=5, requests_per_minute=0, workers=1, shortened=None):
+def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, voicing, *, max_speedup, workers=1,
+            shortened=None):
     """Pace, re-voice and fit the video's lines; only lines whose inputs changed are rewritten.
 
     ``fit/<id>.wav`` and ``fit/<id>.json`` are written beside ``manifest`` (fit.tsv, written last).
@@ -209,25 +208,19 @@ def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, *, max_spe
     ids, slots, tts, texts, segment_json, first, natural, rates = _pace_all(
         tts_wavs, slot_jsons, segment_jsons, shortened, max_speedup, workers)
 
-    paced = _voice_faster(ids, rates, natural, segment_json, paced_dir, texts=texts, settings=settings,
-                          cache_dir=cache_dir, script=script, voices=voices, max_speedup=max_speedup,
-                          max_concurrent=max_concurrent, requests_per_minute=requests_per_minute,
+    paced = _voice_faster(ids, rates, natural, segment_json, paced_dir, voicing, texts=texts, max_speedup=max_speedup,
                           first=first, first_wavs={seg_id: tts[seg_id] for seg_id in first})
     _fit_lines(ids, slots, tts, texts, segment_json, natural, rates, paced, fit_dir, manifest, max_speedup, workers)
 
 
-def will_send(tts_wavs, slot_jsons, segment_jsons, *, max_speedup, settings, cache_dir, voices=None, shortened=None):
+def will_send(tts_wavs, slot_jsons, segment_jsons, voicing, *, max_speedup, shortened=None):
     """Whether fitting these lines would send any request: a line that must be voiced faster than its audio
     is, at a rate the cache does not hold. The fit rule holds `api` slots only then (rules/synth.smk)."""
     ids, _slots, _tts, texts, segment_json, first, _natural, rates = _pace_all(
         tts_wavs, slot_jsons, segment_jsons, shortened, max_speedup, 1, quiet=True)
-    cache = SpeechCache(cache_dir)
-    for seg_id, rate in _first_asks(dict(zip(ids, rates)), first, settings, max_speedup).items():
-        job = jobs.make_job(segment_json[seg_id], Path("unused.wav"), Path("unused.json"), settings, {}, voices,
-                            rate=rate, text=texts.get(seg_id))
-        if not cache.get(job.key):
-            return True
-    return False
+    asks = _first_asks(dict(zip(ids, rates)), first, voicing.settings, max_speedup)
+    jobs = [voicing.job(segment_json[seg_id], "unused", rate=rate, text=texts.get(seg_id)) for seg_id, rate in asks.items()]
+    return bool(voicing.triage(jobs).to_send)
 
 
 def _pace_all(tts_wavs, slot_jsons, segment_jsons, shortened, max_speedup, workers, quiet=False):

@@ -13,9 +13,7 @@ import math
 from pathlib import Path
 
 from . import backends
-from .cache import SpeechCache
 from .files import write_text_atomic
-from .jobs import is_current, make_job
 from .rates import Heard
 
 # Estimated request latency (seconds) for the wall-time estimate: a fixed part plus per character.
@@ -57,35 +55,29 @@ def too_long_lines(segment_jsons, slot_jsons, settings, max_speedup, heard=None)
     return out
 
 
-def plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, voices=None, slot_jsons=(),
-         max_speedup=1.0, shortens=False):
-    cache = SpeechCache(cache_dir)
-    tts_dir = Path(tts_dir)
-    jobs = [make_job(p, tts_dir / f"{Path(p).stem}.wav", tts_dir / f"{Path(p).stem}.json", settings, {}, voices)
-            for p in segment_jsons]
-    done, cached, to_send, keys = [], [], [], set()
-    for job in jobs:
-        if is_current(job):
-            done.append(job)
-        elif cache.get(job.key) or job.key in keys:
-            cached.append(job)  # the cache (or an identical line sent in this run) serves it
-        else:
-            keys.add(job.key)
-            to_send.append(job)
+def plan(segment_jsons, tts_dir, voicing, *, prices, slot_jsons=(), max_speedup=1.0, shortens=False):
+    """What synthesis would send for these segments, sorted exactly as the run sorts them (``Voicing.triage``)."""
+    settings = voicing.settings
+    jobs = [voicing.job(path, tts_dir) for path in segment_jsons]
+    triage = voicing.triage(jobs)
+    to_send = triage.to_send
     # Lines the translator will be asked to say shorter (one request per round), then voiced in their new
     # wording: counted at about their present length (the new wording is shorter, so this errs high).
-    shorter = too_long_lines(segment_jsons, slot_jsons, settings, max_speedup, Heard(cache_dir)) if shortens else []
+    shorter = (too_long_lines(segment_jsons, slot_jsons, settings, max_speedup, Heard(voicing.cache.root.parent))
+               if shortens else [])
     by_id = {job.id: job for job in jobs}
     revoiced = [by_id[seg_id] for seg_id in shorter if seg_id in by_id]
     chars = sum(len(job.text) for job in to_send) + sum(len(job.text) for job in revoiced)
     latencies = sorted((LATENCY_BASE + LATENCY_PER_CHAR * len(job.text) for job in to_send + revoiced), reverse=True)
+    max_concurrent = voicing.limits.max_concurrent
     wall = max(sum(latencies) / max_concurrent, latencies[0]) if latencies else 0.0
     return {
         "backend": settings.backend, "model": settings.model, "voice": settings.voice,
-        "segments": len(jobs), "up_to_date": len(done), "cache_hits": len(cached), "to_synthesize": len(to_send),
+        "segments": len(jobs), "up_to_date": len(triage.current), "cache_hits": triage.copies,
+        "to_synthesize": len(to_send),
         "characters": chars, "cost_usd": round(chars / 1e6 * price_per_million(prices, settings), 4),
         "wall_seconds": math.ceil(wall), "max_concurrent": max_concurrent,
-        "to_synthesize_ids": [job.id for job in to_send],
+        "to_synthesize_ids": sorted(job.id for job in to_send),
         "to_shorten": len(shorter), "to_shorten_ids": shorter, "translator_requests": 1 if shorter else 0,
         "speech_requests": len(to_send) + len(revoiced),
     }
@@ -113,13 +105,11 @@ def format_plan(video, summary, price):
     return "\n".join(lines)
 
 
-def write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices=None,
-               slot_jsons=(), max_speedup=1.0, shortens=False):
-    summary = plan(segment_jsons, tts_dir, settings, cache_dir, prices, max_concurrent, voices, slot_jsons,
-                   max_speedup, shortens)
-    text = format_plan(video, summary, price_per_million(prices, settings))
+def write_plan(segment_jsons, tts_dir, dest, voicing, *, video, prices, slot_jsons=(), max_speedup=1.0,
+               shortens=False):
+    summary = plan(segment_jsons, tts_dir, voicing, prices=prices, slot_jsons=slot_jsons, max_speedup=max_speedup,
+                   shortens=shortens)
+    text = format_plan(video, summary, price_per_million(prices, voicing.settings))
     print(text)
     write_text_atomic(dest, json.dumps(summary, indent=1) + "\n")
     return summary
-
-

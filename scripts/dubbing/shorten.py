@@ -13,10 +13,11 @@ import logging
 import math
 from pathlib import Path
 
-from . import audio, backends, jobs, synth
-from .cache import SpeechCache, TextCache, text_key
-from .tables import write_table
+from . import audio, backends
+from .cache import TextCache, text_key
 from .script import clean_text, read_script
+from .tables import write_table
+from .voicing import failure
 
 log = logging.getLogger("dubbing")
 
@@ -48,8 +49,9 @@ def _ask(translator, lines, settings, cache):
     return answers
 
 
-def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, *, max_speedup, translate, tts,
-                  cache_dir, voices=None, max_concurrent=5, requests_per_minute=0):
+def shorten_lines(tts_wavs, slot_jsons, segment_jsons, out_dir, dest, voicing, *, script, max_speedup, translate):
+    """Send the lines too long even at ``max_speedup`` back to the translator and voice their new wording
+    (``voicing``: the synthesis settings, cache and limits; ``translate``: the translator's settings)."""
     out_dir = Path(out_dir)
     translator = backends.load("translate", translate.backend)
     segments = {seg.id: seg for seg in read_script(script)}
@@ -65,8 +67,7 @@ def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, *,
     first_rate = {seg_id: json.loads(Path(path).read_text(encoding="utf-8")).get("rate", 1.0)
                   for seg_id, path in segment_json.items()}
     speech = {seg_id: audio.speech_seconds(path) * first_rate.get(seg_id, 1.0) for seg_id, path in tts_path.items()}
-    text_cache, speech_cache = TextCache(cache_dir), SpeechCache(cache_dir)
-    context = jobs.context_for(script, tts)
+    text_cache = TextCache(voicing.cache.root.parent)
     changed, given_up = {}, set()
     for attempt in range(ROUNDS):
         over = [seg_id for seg_id in texts if seg_id not in given_up
@@ -81,10 +82,9 @@ def shorten_lines(tts_wavs, slot_jsons, segment_jsons, script, out_dir, dest, *,
         answers = _ask(translator, lines, translate, text_cache)
         shorter = {seg_id: text for seg_id, text in answers.items() if text and len(text) < len(texts[seg_id])}
         given_up.update(set(over) - set(shorter))
-        batch = [jobs.make_job(segment_json[seg_id], out_dir / f"{seg_id}.wav", out_dir / f"{seg_id}.json", tts,
-                                context, voices, rate=1.0, text=text) for seg_id, text in shorter.items()]
-        stats = synth.voice_jobs(batch, tts, speech_cache, max_concurrent, requests_per_minute)
-        error = synth.failure(stats, out_dir)
+        batch = [voicing.job(segment_json[seg_id], out_dir, rate=1.0, text=text) for seg_id, text in shorter.items()]
+        stats = voicing.run(batch)
+        error = failure(stats, out_dir)
         if error:
             raise error
         for seg_id, text in shorter.items():

@@ -258,20 +258,28 @@ def clone_voices(script_path, source_wav, dest, *, video, cache_dir, voices, tim
     write_text_atomic(dest, _dump(made))
 
 
-def synth(segment_json, wav, record, *, settings, cache_dir, manifest, voices, requests_per_minute=0):
-    """Per-segment mode: one line's speech, from the cache or one request."""
+def _voicing(settings, cache_dir, voices, manifest=None, max_concurrent=5, requests_per_minute=0):
+    from .voicing import Limits, Voicing
+
+    return Voicing(settings, cache_dir, voices=voices, manifest=manifest,
+                   limits=Limits(max_concurrent=max_concurrent, requests_per_minute=requests_per_minute))
+
+
+def synth(segment_json, wav, *, settings, cache_dir, manifest, voices, requests_per_minute=0):
+    """Per-segment mode: one line's speech (tts/<id>.wav and its record beside it), from the cache or one request."""
     from . import synth
 
-    synth.synthesize_one(segment_json, wav, record, settings, cache_dir, manifest, voices, requests_per_minute)
+    synth.synthesize_one(segment_json, wav, _voicing(settings, cache_dir, voices, manifest,
+                                                     requests_per_minute=requests_per_minute))
 
 
 def synth_batch(segment_jsons, tts_dir, report, *, settings, cache_dir, manifest, voices, max_concurrent,
-                   requests_per_minute):
+                requests_per_minute):
     """Async mode: every stale line of a video from one process."""
     from . import synth
 
-    synth.synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manifest, max_concurrent,
-                           requests_per_minute, voices)
+    synth.synthesize_batch(segment_jsons, tts_dir, report,
+                           _voicing(settings, cache_dir, voices, manifest, max_concurrent, requests_per_minute))
 
 
 def _speech_wavs(tts_dir, ids):
@@ -293,20 +301,26 @@ def plan(segment_jsons, tts_dir, dest, *, settings, cache_dir, prices, max_concu
          max_speedup=1.0, shortens=False):
     from . import plan
 
-    plan.write_plan(segment_jsons, tts_dir, dest, settings, cache_dir, prices, max_concurrent, video, voices,
-                    slot_jsons, max_speedup, shortens)
+    plan.write_plan(segment_jsons, tts_dir, dest, _voicing(settings, cache_dir, voices, None, max_concurrent),
+                    video=video, prices=prices, slot_jsons=slot_jsons, max_speedup=max_speedup, shortens=shortens)
 
 
-def shorten(tts_dir, slot_jsons, segment_jsons, script, out_dir, dest, **options):
+def shorten(tts_dir, slot_jsons, segment_jsons, script, out_dir, dest, *, max_speedup, translate, tts, cache_dir,
+            voices=None, max_concurrent=5, requests_per_minute=0):
     from . import shorten
 
-    shorten.shorten_lines(_speech_wavs(tts_dir, _ids(slot_jsons)), slot_jsons, segment_jsons, script, out_dir, dest, **options)
+    shorten.shorten_lines(_speech_wavs(tts_dir, _ids(slot_jsons)), slot_jsons, segment_jsons, out_dir, dest,
+                          _voicing(tts, cache_dir, voices, script, max_concurrent, requests_per_minute),
+                          script=script, max_speedup=max_speedup, translate=translate)
 
 
-def fit(tts_dir, slot_jsons, segment_jsons, paced_dir, manifest, **options):
+def fit(tts_dir, slot_jsons, segment_jsons, paced_dir, manifest, *, max_speedup, settings, cache_dir, script=None,
+        voices=None, max_concurrent=5, requests_per_minute=0, workers=1, shortened=None):
     from . import fit
 
-    fit.fit_all(_speech_wavs(tts_dir, _ids(slot_jsons)), slot_jsons, segment_jsons, paced_dir, manifest, **options)
+    fit.fit_all(_speech_wavs(tts_dir, _ids(slot_jsons)), slot_jsons, segment_jsons, paced_dir, manifest,
+                _voicing(settings, cache_dir, voices, script, max_concurrent, requests_per_minute),
+                max_speedup=max_speedup, workers=workers, shortened=shortened)
 
 
 def place(fit_table, source_wav, dest):

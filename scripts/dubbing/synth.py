@@ -3,9 +3,10 @@ async batch, and the fit and shorten re-voicing lines), through the shared cache
 
 Both modes write the same files: ``tts/<id>.wav`` (the raw speech) and ``tts/<id>.json`` (which
 cache key made it and where it came from), so switching modes re-synthesizes nothing and either
-mode can tell which segments are stale (``jobs.is_current``). The job model and cache protocol are
-in ``jobs.py``, the limits and progress in ``flow.py``. Imported by every per-segment job, so it
-imports nothing heavy; SDKs load only when a request must really be sent.
+mode can tell which segments are stale (``jobs.is_current``). Every runner takes a ``Voicing``
+(settings, cache, context, voices, limits; ``voicing.py``); the job model and cache protocol are in
+``jobs.py``, the pacing of requests and progress in ``flow.py``. Imported by every per-segment job,
+so it imports nothing heavy; SDKs load only when a request must really be sent.
 """
 
 import asyncio
@@ -17,20 +18,20 @@ import wave
 from pathlib import Path
 
 from . import backends, retry
-from .cache import SpeechCache
 from .errors import DubbingError
 from .files import scratch_file, write_text_atomic
 from .flow import RATE_MARGIN, AdaptiveLimit, BatchStats, Progress, space_request, wait_after
-from .jobs import context_for, finish, is_current, made_by, make_job, parts_into, speak, store
+from .jobs import finish, made_by, parts_into, speak, store
+from .voicing import failure
 
 log = logging.getLogger("dubbing")
 
 
-def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None, voices=None, requests_per_minute=0):
+def synthesize_one(segment_json, wav, voicing):
     """Per-segment mode: the cache if it has this line, else one request (with retries), spaced after the last
-    request any job sent when ``requests_per_minute`` is set."""
-    cache = SpeechCache(cache_dir)
-    job = make_job(segment_json, wav, record, settings, context_for(manifest, settings), voices)
+    request any job sent when the limits set ``requests_per_minute``."""
+    cache, requests_per_minute = voicing.cache, voicing.limits.requests_per_minute
+    job = voicing.job(segment_json, Path(wav).parent)
     settings = job.settings
     with cache.lock(job.key):
         if cache.get(job.key):
@@ -49,8 +50,11 @@ def synthesize_one(segment_json, wav, record, settings, cache_dir, manifest=None
     return source
 
 
-async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_minute):
+async def _run_cloud(jobs, voicing, stats):
     from aiolimiter import AsyncLimiter
+
+    settings, cache = voicing.settings, voicing.cache
+    max_concurrent, requests_per_minute = voicing.limits.max_concurrent, voicing.limits.requests_per_minute
 
     synthesizer = backends.load("tts", settings.backend).AsyncSynthesizer(settings)
     # Requests are spaced evenly (a bucket of one), not let out in a burst of a minute's worth:
@@ -128,11 +132,12 @@ async def _run_cloud(jobs, settings, cache, stats, max_concurrent, requests_per_
     return limit
 
 
-def _run_local(jobs, settings, cache, stats):
+def _run_local(jobs, voicing, stats):
     """Offline backends: one voice loaded once, segments one after another in this process."""
     if not jobs:
         return
-    backend = backends.load("tts", settings.backend)
+    cache = voicing.cache
+    backend = backends.load("tts", voicing.settings.backend)
     voices = {}  # one loaded voice per distinct voice, each loaded once
     progress = Progress(len(jobs), stats, AdaptiveLimit(1))
     loading = speaking = 0.0  # seconds loading voices / synthesizing (`make bench-scale` compares them)
@@ -157,60 +162,37 @@ def _run_local(jobs, settings, cache, stats):
              time.monotonic() - started, speaking, loading, len(voices))
 
 
-def voice_jobs(jobs, settings, cache, max_concurrent=5, requests_per_minute=0):
+def voice_jobs(jobs, voicing):
     """Make every job's WAV current: kept if it already is, from the cache if it has the key, else
-    synthesized (one request per distinct key, longest first, within the limits). Returns BatchStats.
-
-    The one place that decides what is current, cached or to send, for the batch and for re-voicing
-    lines at a faster rate (fit).
+    synthesized (one request per distinct key, longest first, within the voicing's limits). Returns
+    BatchStats. The sorting is ``Voicing.triage``, the one the plan counts with.
     """
     stats = BatchStats(total=len(jobs))
-    to_send, seen = [], {}
-    for job in jobs:
-        if is_current(job):
-            stats.kept += 1
-        elif cache.get(job.key):
-            finish(job, cache, job.settings, "cache")
-            stats.cached += 1
-        elif job.key in seen:
-            seen[job.key].append(job)  # the same line twice in this video: one request
-        else:
-            seen[job.key] = [job]
-            to_send.append(job)
-    to_send.sort(key=lambda job: len(job.text), reverse=True)  # longest first: the tail is short
+    triage = voicing.triage(jobs)
+    stats.kept = len(triage.current)
+    for job in triage.cached:
+        finish(job, voicing.cache, job.settings, "cache")
+    stats.cached = len(triage.cached)
     log.info("%d segments: %d up to date, %d from the cache, %d to synthesize", stats.total, stats.kept,
-             stats.cached, len(to_send))
-    if to_send and backends.info("tts", settings.backend).key:
-        asyncio.run(_run_cloud(to_send, settings, cache, stats, max_concurrent, requests_per_minute))
-    elif to_send:
-        _run_local(to_send, settings, cache, stats)
-    for first in to_send:
-        for twin in seen[first.key][1:]:
-            if cache.get(twin.key):
-                finish(twin, cache, twin.settings, "cache")
+             stats.cached, len(triage.to_send))
+    if triage.to_send and voicing.paid:
+        asyncio.run(_run_cloud(triage.to_send, voicing, stats))
+    elif triage.to_send:
+        _run_local(triage.to_send, voicing, stats)
+    for twins in triage.twins.values():
+        for twin in twins:
+            if voicing.cache.get(twin.key):
+                finish(twin, voicing.cache, twin.settings, "cache")
                 stats.cached += 1
     return stats
 
 
-def failure(stats, where):
-    """The DubbingError for the jobs that failed (None if none did)."""
-    if not stats.failed:
-        return None
-    listed = "; ".join(f"segment {seg_id}: {problem}" for seg_id, problem in sorted(stats.failed.items()))
-    return DubbingError(where, f"{len(stats.failed)} segment(s) failed (the others are kept; rerun to retry "
-                               f"only these): {listed}")
-
-
-def synthesize_batch(segment_jsons, tts_dir, report, settings, cache_dir, manifest=None, max_concurrent=5,
-                     requests_per_minute=0, voices=None):
+def synthesize_batch(segment_jsons, tts_dir, report, voicing):
     """Async mode: every stale segment of a video in one process, longest first, within the limits."""
     started = time.monotonic()
-    cache = SpeechCache(cache_dir)
-    context = context_for(manifest, settings)
     tts_dir = Path(tts_dir)
-    jobs = [make_job(path, tts_dir / f"{Path(path).stem}.wav", tts_dir / f"{Path(path).stem}.json", settings, context,
-                     voices) for path in segment_jsons]
-    stats = voice_jobs(jobs, settings, cache, max_concurrent, requests_per_minute)
+    jobs = [voicing.job(path, tts_dir) for path in segment_jsons]
+    stats = voicing.run(jobs)
     elapsed = time.monotonic() - started
     summary = (f"{stats.total} segments in {elapsed:.1f} s: {stats.sent} synthesized, {stats.cached} from the cache, "
                f"{stats.kept} already up to date; {stats.requests} requests, {stats.retries} retries, "
