@@ -37,6 +37,10 @@ onstart:
     check_keys()
 
 
+onsuccess:
+    report_sent()
+
+
 rule all:
     default_target: True
     input:

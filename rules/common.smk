@@ -3,6 +3,7 @@
 import csv
 import re
 import sys
+import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -432,3 +433,16 @@ def slot_jsons(wildcards):
         video=wildcards.video,
         seg=segment_ids(wildcards),
     )
+
+
+RUN_STARTED = time.time()
+
+
+def report_sent():
+    """At the end of a run: per video, the speech requests paid for in this run against its plan."""
+    from dubbing.plan import planned_against_sent
+
+    for video_dir in sorted(Path("results").glob("*/")):
+        line = planned_against_sent(video_dir, RUN_STARTED)
+        if line:
+            print(line, file=sys.stderr)

@@ -102,6 +102,7 @@ checkpoint segments:
         "results/{video}/segments.tsv",
         voices="results/{video}/voices.tsv",
         unspoken="results/{video}/unspoken.tsv",  # lines shown but not voiced ("[Music]")
+        pacing="results/{video}/pacing.json",  # max_speedup, for the synthesis jobs (read, not an input)
     log:
         "logs/{video}/segments.log",
     benchmark:

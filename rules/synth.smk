@@ -32,6 +32,7 @@ if synth_mode() == "per-segment":
             manifest="results/{video}/segments.tsv",
             cache_dir=config["cache_dir"],
             requests_per_minute=config["requests_per_minute"],  # spaced across jobs (flow.space_request)
+            pacing="results/{video}/pacing.json",  # read: a too-slow line is voiced faster at once
         script:
             "../scripts/synth.py"
 
@@ -59,6 +60,7 @@ else:
             tts_dir="results/{video}/tts",
             cache_dir=config["cache_dir"],
             requests_per_minute=config["requests_per_minute"],
+            pacing="results/{video}/pacing.json",  # read: a too-slow line is voiced faster at once
         script:
             "../scripts/synth_batch.py"
 

@@ -10,6 +10,6 @@ run_step(
         segment_dir=sm.params.segment_dir, slot_dir=sm.params.slot_dir,
         tts=Settings(**sm.params.tts), voices=sm.params.voices, min_gap=sm.params.min_gap,
         voice_pool=sm.params.voice_pool, voices_table=sm.output.voices, clones_json=sm.input.get("clones"),
-        unspoken_table=sm.output.unspoken, max_speedup=sm.params.max_speedup, cache_dir=sm.params.cache_dir,
+        unspoken_table=sm.output.unspoken, pacing=sm.output.pacing, max_speedup=sm.params.max_speedup, cache_dir=sm.params.cache_dir,
     ),
 )

@@ -8,6 +8,6 @@ run_step(
     lambda sm: synth(
         segment_json=sm.input[0], wav=sm.output.wav, settings=Settings(**sm.params.tts),
         cache_dir=sm.params.cache_dir, manifest=sm.params.manifest, voices=sm.params.voices,
-        requests_per_minute=sm.params.requests_per_minute,
+        requests_per_minute=sm.params.requests_per_minute, pacing=sm.params.pacing,
     ),
 )

@@ -10,6 +10,6 @@ run_step(
         settings=Settings(**sm.params.tts),
         cache_dir=sm.params.cache_dir, manifest=sm.input.script, voices=sm.params.voices,
         max_concurrent=max(1, sm.resources.api),  # the `api` slots this job holds
-        requests_per_minute=sm.params.requests_per_minute,
+        requests_per_minute=sm.params.requests_per_minute, pacing=sm.params.pacing,
     ),
 )

@@ -56,9 +56,12 @@ def test_openai_voice_is_asked_the_speed_each_line_needs_in_its_first_request(ap
     run_snakemake(workdir, "results/lesson/plan.json", "--config", "tts_backend=openai", env=env)
     planned = json.loads((workdir / "results" / "lesson" / "plan.json").read_text())
     assert speech_requests(api) == []
-    run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=openai", env=env)
+    done = run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=openai", env=env)
     assert planned["speech_requests"] == len(speech_requests(api)) == 4
     assert planned["characters"] == sum(len(r["input"]) for r in speech_requests(api))
+    # ... and the end of the run says so.
+    assert (f"lesson: 4 speech request(s) sent, {planned['characters']} characters; the plan said 4 request(s), "
+            f"{planned['characters']} characters") in done.stdout
     timing = {row["id"]: row for row in read_tsv(workdir / "results" / "lesson" / "timing.tsv")}
     requests = speech_requests(api)
     # Pay once per line: each line is sent once, the too-long ones already at the speed they need
@@ -74,8 +77,8 @@ def test_openai_voice_is_asked_the_speed_each_line_needs_in_its_first_request(ap
 
     # Nothing changed: nothing is sent. One line edited: that line alone is voiced (and paced) again.
     api.reset()
-    run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=openai", env=env)
-    assert speech_requests(api) == []
+    done = run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=openai", env=env)
+    assert speech_requests(api) == [] and "speech request(s) sent" not in done.stdout
     script = workdir / "media" / "lesson.script.tsv"
     script.write_text(script.read_text(encoding="utf-8").replace("The sun heats it.", "The sun warms it."),
                       encoding="utf-8")
@@ -192,3 +195,21 @@ def test_a_voice_slower_than_predicted_is_learned_and_no_rerun_pays_again(api, t
     run_snakemake(workdir, "results/lesson/timing.tsv", *config, env=env)
     assert speech_requests(api) == []
     assert len((workdir / "results" / "lesson" / "timing.tsv").read_text().splitlines()) == len(before.splitlines())
+
+
+@pytest.mark.parametrize("mode", ["async", "per-segment"])
+def test_a_line_slower_than_predicted_is_voiced_faster_in_the_same_pass_not_by_the_fit(api, tmp_path, mode):
+    # A voice never heard, 20 % slower than the prior: lines that come out too slow are voiced again at
+    # once by the synthesis job that measured them, so the fit finds every faster voicing in the cache.
+    api.configure(voice_pace=1.2)
+    rows = dense_rows(3)
+    workdir = lesson(tmp_path, rows=rows)
+    run_snakemake(workdir, "results/lesson/timing.tsv", "--config", "tts_backend=openai", f"synth_mode={mode}",
+                  env=api_env(api))
+    paced = [json.loads(path.read_text()) for path in (workdir / "results" / "lesson" / "paced").glob("*.json")]
+    assert len(paced) >= 3  # the voice is slow: several lines needed a faster voicing
+    assert all(record["source"] == "cache" for record in paced)  # made in the synthesis pass, not by the fit
+    assert len(speech_requests(api)) == len(rows) + len(paced)  # and nothing asked twice
+    timing = read_tsv(workdir / "results" / "lesson" / "timing.tsv")
+    assert all(float(row["speedup"]) <= 1.25 + 0.005 for row in timing)
+    assert_apart(timing)

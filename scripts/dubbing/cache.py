@@ -52,6 +52,11 @@ class SpeechCache:
     def path(self, key):
         return self.root / key[:2] / f"{key}.wav"
 
+    def scratch_near(self, key):
+        """Where a job made for the cache only writes its speech before ``put`` (beside the entries, not among
+        them: ``put`` clears an entry's own leftovers)."""
+        return self.root / "scratch" / f"{key}.wav"
+
     def get(self, key):
         """The entry's path if present, else None."""
         path = self.path(key)

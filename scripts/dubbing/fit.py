@@ -166,7 +166,11 @@ def _voice_faster(ids, rates, natural, segment_json, paced_dir, voicing, *, text
         for seg_id, rate in asked.items():
             effective = base[seg_id] / audio.speech_seconds(paced_dir / f"{seg_id}.wav")
             tried.setdefault(seg_id, {})[rate] = effective
-            if abs(effective - wanted[seg_id]) > VOICE_RATE_SLACK:
+            # A paid voice is asked again only when it came out too slow: one a step faster than needed just
+            # ends a little sooner, and another request would cost more than it gives. A free voice (Piper,
+            # whose rate is not exact) is corrected either way.
+            missed = wanted[seg_id] - effective if paid else abs(effective - wanted[seg_id])
+            if missed > VOICE_RATE_SLACK:
                 # Rounded down: a voice that overshoots would break max_speedup; atempo covers a shortfall.
                 again = voice_rate(rate * wanted[seg_id] / effective, max_speedup, max_voice, round_up=False)
                 if again != rate and again > 1.0 and again not in tried[seg_id]:

@@ -92,6 +92,7 @@ class BatchStats:
     kept: int = 0
     cached: int = 0
     sent: int = 0
+    ahead: int = 0  # lines voiced faster in the same pass for the fit (ahead.py)
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0

@@ -11,6 +11,8 @@ into the shared cache first and is copied out (``finish``), record before WAV (s
 import contextlib
 import dataclasses
 import json
+import os
+import time
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,7 @@ class Job:
     where: str = ""
     settings: object = None  # the backend settings with this line's speaker's voice
     parts: list = field(default_factory=list)  # the text cut to the backend's request limit (usually one part)
+    segment_json: Path | None = None  # the segment it voices (None: not from a segment file)
 
 
 def context_for(manifest, settings):
@@ -69,7 +72,7 @@ def line_key(settings, speaker, voices, text, rate=1.0):
 
 
 def make_job(segment_json, wav, record, settings, context, voices=None, rate=None, text=None):
-    """The job for one segment; ``rate`` speeds the voice up (it multiplies the configured speed, so it
+    """The job for one segment (``wav`` and ``record`` None: for the cache only); ``rate`` speeds the voice up (it multiplies the configured speed, so it
     is part of the cache key; by default the rate the segments checkpoint predicted the line needs,
     ``rates.py``); ``text`` replaces the segment's own (a shortened translation)."""
     segment = json.loads(Path(segment_json).read_text(encoding="utf-8"))
@@ -83,9 +86,10 @@ def make_job(segment_json, wav, record, settings, context, voices=None, rate=Non
     else:
         settings = line_settings(settings, segment.get("speaker", ""), voices, rate)
     parts = split_for_speech(segment["text"], backends.info("tts", settings.backend).max_chars)
-    return Job(segment["id"], segment["text"], Path(wav), Path(record), cache_key(settings, segment["text"]),
-               previous_text, next_text, where=f"{segment_json} (segment {segment['id']})", settings=settings,
-               parts=parts)
+    return Job(segment["id"], segment["text"], wav and Path(wav), record and Path(record),
+               cache_key(settings, segment["text"]), previous_text, next_text,
+               where=f"{segment_json} (segment {segment['id']})", settings=settings, parts=parts,
+               segment_json=Path(segment_json))
 
 
 def requests_for(job, tmp):
@@ -170,7 +174,25 @@ def store(job, cache, settings, tmp):
         from .audio import speech_seconds  # numpy: only once speech was made
 
         rates.Heard(cache.root.parent).record(settings, job.text, speech_seconds(tmp))
+    log_sent(job, settings)
     return round(seconds, 3)
+
+
+SENT = "sent.tsv"  # results/<video>/sent.tsv: what was paid for, one row per line voiced by a paid backend
+
+
+def log_sent(job, settings):
+    """Append to the video's ``sent.tsv``: when, which line, how many requests and characters (what the
+    end of a run sets against the plan, ``plan.sent_since``). One short O_APPEND write: safe with many jobs."""
+    if job.segment_json is None or not backends.info("tts", settings.backend).key:
+        return
+    path = job.segment_json.parent.parent / SENT
+    row = f"{time.time():.3f}\t{job.id}\t{max(1, len(job.parts))}\t{len(job.text)}\n".encode("utf-8")
+    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(handle, row)
+    finally:
+        os.close(handle)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import backends
 from .files import write_text_atomic
+from .jobs import SENT
 from .rates import Heard
 
 # Estimated request latency (seconds) for the wall-time estimate: a fixed part plus per character.
@@ -79,7 +80,7 @@ def plan(segment_jsons, tts_dir, voicing, *, prices, slot_jsons=(), max_speedup=
         "wall_seconds": math.ceil(wall), "max_concurrent": max_concurrent,
         "to_synthesize_ids": sorted(job.id for job in to_send),
         "to_shorten": len(shorter), "to_shorten_ids": shorter, "translator_requests": 1 if shorter else 0,
-        "speech_requests": len(to_send) + len(revoiced),
+        "speech_requests": sum(max(1, len(job.parts)) for job in to_send + revoiced),
     }
 
 
@@ -113,3 +114,35 @@ def write_plan(segment_jsons, tts_dir, dest, voicing, *, video, prices, slot_jso
     print(text)
     write_text_atomic(dest, json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def sent_since(video_dir, since):
+    """(speech requests, characters) the video's jobs paid for since ``since`` (epoch seconds): ``sent.tsv``."""
+    requests = characters = 0
+    try:
+        rows = (Path(video_dir) / SENT).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return 0, 0
+    for row in rows:
+        try:
+            when, _seg_id, count, chars = row.split("\t")
+            if float(when) >= since:
+                requests, characters = requests + int(count), characters + int(chars)
+        except ValueError:
+            continue  # a row cut by a crash mid-write
+    return requests, characters
+
+
+def planned_against_sent(video_dir, since):
+    """One line for the end of a run: what the video's jobs paid for since ``since``, against ``plan.json``
+    when one was made before the run (``make plan``); None when nothing was sent."""
+    requests, characters = sent_since(video_dir, since)
+    if not requests:
+        return None
+    line = f"{Path(video_dir).name}: {requests} speech request(s) sent, {characters} characters"
+    try:
+        planned = json.loads((Path(video_dir) / "plan.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return line + " (no plan made; `make plan` predicts them)"
+    return line + (f"; the plan said {planned.get('speech_requests')} request(s), {planned.get('characters')} "
+                   "characters")

@@ -134,7 +134,7 @@ def translate(transcript_json, source_wav, dest, settings):
 
 
 def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, voices, min_gap, voice_pool=(),
-                 voices_table=None, clones_json=None, unspoken_table=None, max_speedup=1.0, cache_dir=None):
+                 voices_table=None, clones_json=None, unspoken_table=None, pacing=None, max_speedup=1.0, cache_dir=None):
     """Validate the script and write one small file per segment, touching only files whose content changed.
 
     ``segments/<id>.json`` holds what the voice depends on: text, speaker, the voice chosen for that
@@ -230,6 +230,8 @@ def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, v
         if any(not seg.speaker for seg in segments):
             rows.append(("", unnamed, "default"))
         write_text_atomic(voices_table, "speaker\tvoice\thow\n" + "".join(f"{a}\t{b}\t{c}\n" for a, b, c in rows))
+    if pacing:  # what a synthesis job reads to voice a too-slow line faster at once (ahead.py), not an input:
+        write_if_changed(pacing, _dump({"max_speedup": max_speedup}))  # a new max_speedup reruns no synthesis
     write_text_atomic(manifest, format_script(segments))
 
 
@@ -258,28 +260,48 @@ def clone_voices(script_path, source_wav, dest, *, video, cache_dir, voices, tim
     write_text_atomic(dest, _dump(made))
 
 
-def _voicing(settings, cache_dir, voices, manifest=None, max_concurrent=5, requests_per_minute=0):
+def _voicing(settings, cache_dir, voices, manifest=None, max_concurrent=5, requests_per_minute=0, ahead=None):
     from .voicing import Limits, Voicing
 
-    return Voicing(settings, cache_dir, voices=voices, manifest=manifest,
+    return Voicing(settings, cache_dir, voices=voices, manifest=manifest, ahead=ahead,
                    limits=Limits(max_concurrent=max_concurrent, requests_per_minute=requests_per_minute))
 
 
-def synth(segment_json, wav, *, settings, cache_dir, manifest, voices, requests_per_minute=0):
+def _ahead(settings, manifest, segment_dir, pacing, cache_dir, only=None):
+    """What tells a synthesis job which lines the fit will want faster (ahead.py); None where nothing is predicted
+    (``pacing``: the segments checkpoint's pacing.json, with max_speedup)."""
+    from .rates import predicts
+
+    try:
+        max_speedup = _load(pacing)["max_speedup"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    if not predicts(settings.backend) or max_speedup <= 1.0:
+        return None
+    from .ahead import Ahead
+    from .script import read_script
+
+    ids = [seg.id for seg in read_script(manifest)]
+    return Ahead(segment_dir, Path(segment_dir).parent / "slots", ids, settings, max_speedup, cache_dir, only=only)
+
+
+def synth(segment_json, wav, *, settings, cache_dir, manifest, voices, pacing, requests_per_minute=0):
     """Per-segment mode: one line's speech (tts/<id>.wav and its record beside it), from the cache or one request."""
     from . import synth
 
+    ahead = _ahead(settings, manifest, Path(segment_json).parent, pacing, cache_dir, only=Path(segment_json).stem)
     synth.synthesize_one(segment_json, wav, _voicing(settings, cache_dir, voices, manifest,
-                                                     requests_per_minute=requests_per_minute))
+                                                     requests_per_minute=requests_per_minute, ahead=ahead))
 
 
 def synth_batch(segment_jsons, tts_dir, report, *, settings, cache_dir, manifest, voices, max_concurrent,
-                requests_per_minute):
+                requests_per_minute, pacing):
     """Async mode: every stale line of a video from one process."""
     from . import synth
 
-    synth.synthesize_batch(segment_jsons, tts_dir, report,
-                           _voicing(settings, cache_dir, voices, manifest, max_concurrent, requests_per_minute))
+    ahead = _ahead(settings, manifest, Path(segment_jsons[0]).parent, pacing, cache_dir) if segment_jsons else None
+    synth.synthesize_batch(segment_jsons, tts_dir, report, _voicing(settings, cache_dir, voices, manifest,
+                                                                    max_concurrent, requests_per_minute, ahead))
 
 
 def _speech_wavs(tts_dir, ids):

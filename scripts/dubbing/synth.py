@@ -27,26 +27,43 @@ from .voicing import failure
 log = logging.getLogger("dubbing")
 
 
+def _send(job, voicing, synthesizer=None):
+    """One line's speech into the cache (and ``job.wav``'s scratch, or the cache's own folder for a job made
+    for the cache only) with one request, spaced after the last request any job sent when the limits set
+    ``requests_per_minute``. Returns (seconds, the synthesizer, to reuse)."""
+    settings, requests_per_minute = job.settings, voicing.limits.requests_per_minute
+    synthesizer = synthesizer or backends.load("tts", settings.backend).Synthesizer(settings)
+    if requests_per_minute and voicing.paid:
+        space_request(voicing.cache.root.parent / "last_request", 60.0 / requests_per_minute * RATE_MARGIN)
+    with scratch_file(job.wav or voicing.cache.scratch_near(job.key), ".wav") as tmp:
+        speak(synthesizer, job, tmp)
+        return store(job, voicing.cache, settings, tmp), synthesizer
+
+
 def synthesize_one(segment_json, wav, voicing):
-    """Per-segment mode: the cache if it has this line, else one request (with retries), spaced after the last
-    request any job sent when the limits set ``requests_per_minute``."""
-    cache, requests_per_minute = voicing.cache, voicing.limits.requests_per_minute
+    """Per-segment mode: the cache if it has this line, else one request (with retries); if that voicing is
+    slower than its time will need (``voicing.again``, ahead.py), a second one at that rate in this job."""
+    cache = voicing.cache
     job = voicing.job(segment_json, Path(wav).parent)
-    settings = job.settings
     with cache.lock(job.key):
         if cache.get(job.key):
-            finish(job, cache, settings, "cache")
+            finish(job, cache, job.settings, "cache")
             log.info("segment %s: from the cache (%s)", job.id, job.key[:12])
             return "cache"
-        synthesizer = backends.load("tts", settings.backend).Synthesizer(settings)
-        if requests_per_minute and backends.info("tts", settings.backend).key:
-            space_request(cache.root.parent / "last_request", 60.0 / requests_per_minute * RATE_MARGIN)
-        with scratch_file(job.wav, ".wav") as tmp:
-            speak(synthesizer, job, tmp)
-            seconds = store(job, cache, settings, tmp)
-    source = made_by(settings)
-    finish(job, cache, settings, source, seconds)
+        seconds, synthesizer = _send(job, voicing)
+    source = made_by(job.settings)
+    finish(job, cache, job.settings, source, seconds)
     log.info("segment %s: synthesized, %.2f s", job.id, seconds)
+    if voicing.ahead is not None:
+        from .audio import speech_seconds
+
+        faster = voicing.again(job, speech_seconds(job.wav))
+        if faster is not None:
+            with cache.lock(faster.key):
+                if not cache.get(faster.key):
+                    _send(faster, voicing, synthesizer)
+                    log.info("segment %s: slower than its time needs; voiced at speed %s too, in this job (the fit "
+                             "takes it from the cache)", job.id, faster.settings.speed)
     return source
 
 
@@ -70,50 +87,68 @@ async def _run_cloud(jobs, voicing, stats):
 
     stop = asyncio.Event()  # set by a permanent error (quota, key): nothing more is sent
 
-    async def one(job):
-        async def attempt(text, path, previous_text, next_text):
-            epoch = await limit.acquire()
-            outcome = "error"
-            try:
-                if stop.is_set():
-                    raise asyncio.CancelledError
-                if rate:
-                    await rate.acquire()
-                stats.requests += 1
-                stats.last_sent = time.time()
-                sent = time.monotonic()
-                log.debug("segment %s: request sent (%d characters, %d in flight)", job.id, len(text),
-                          limit.in_flight)
-                await synthesizer.request_once(text, path, previous_text, next_text, job.settings)
-                log.debug("segment %s: audio received in %.2f s", job.id, time.monotonic() - sent)
-                outcome = "ok"
-            except Exception as exc:
-                verdict = retry.classify(exc)
-                outcome = "rate_limited" if verdict and verdict.rate_limited else "error"
-                if verdict is None or not verdict.retry:
-                    stop.set()  # before the slot is released, so no waiting request slips out
-                raise
-            finally:
-                await limit.release(epoch, outcome)
-
-        def counted(verdict):
-            stats.retries += 1
-            stats.rate_limited += verdict.rate_limited
-            progress.update()
-
+    async def attempt(job, text, path, previous_text, next_text):
+        epoch = await limit.acquire()
+        outcome = "error"
         try:
-            with scratch_file(job.wav, ".wav") as tmp:
-                with parts_into(job, tmp) as requests:
-                    for request in requests:
-                        await retry.acall(lambda: attempt(*request), provider=provider, where=job.where,
-                                          max_retries=settings.max_retries, on_retry=counted)
-                seconds = store(job, cache, job.settings, tmp)
+            if stop.is_set():
+                raise asyncio.CancelledError
+            if rate:
+                await rate.acquire()
+            stats.requests += 1
+            stats.last_sent = time.time()
+            sent = time.monotonic()
+            log.debug("segment %s: request sent (%d characters, %d in flight)", job.id, len(text), limit.in_flight)
+            await synthesizer.request_once(text, path, previous_text, next_text, job.settings)
+            log.debug("segment %s: audio received in %.2f s", job.id, time.monotonic() - sent)
+            outcome = "ok"
+        except Exception as exc:
+            verdict = retry.classify(exc)
+            outcome = "rate_limited" if verdict and verdict.rate_limited else "error"
+            if verdict is None or not verdict.retry:
+                stop.set()  # before the slot is released, so no waiting request slips out
+            raise
+        finally:
+            await limit.release(epoch, outcome)
+
+    def counted(verdict):
+        stats.retries += 1
+        stats.rate_limited += verdict.rate_limited
+        progress.update()
+
+    async def send(job):
+        """The job's speech into the cache (its parts, each with retries); its seconds."""
+        with scratch_file(job.wav or cache.scratch_near(job.key), ".wav") as tmp:
+            with parts_into(job, tmp) as requests:
+                for request in requests:
+                    await retry.acall(lambda: attempt(job, *request), provider=provider, where=job.where,
+                                      max_retries=settings.max_retries, on_retry=counted)
+            return store(job, cache, job.settings, tmp)
+
+    async def one(job):
+        try:
+            seconds = await send(job)
             finish(job, cache, job.settings, "api", seconds)
             stats.sent += 1
         except retry.GaveUp as err:
             stats.failed[job.id] = err.problem
+            return
         finally:
             progress.update(1)
+        if voicing.ahead is None:
+            return
+        from .audio import speech_seconds
+
+        # Slower than its time will need: voiced faster now, in this loop and under its limits, not in a
+        # second round after every first voicing (ahead.py); the fit finds it in the cache.
+        faster = voicing.again(job, speech_seconds(job.wav))
+        if faster is not None:
+            try:
+                await send(faster)
+                stats.ahead += 1
+            except retry.GaveUp as err:
+                log.warning("segment %s: voicing it faster ahead of the fit failed (the fit will ask again): %s",
+                            job.id, err.problem)
 
     try:
         tasks = [asyncio.ensure_future(one(job)) for job in jobs]
@@ -196,14 +231,16 @@ def synthesize_batch(segment_jsons, tts_dir, report, voicing):
     elapsed = time.monotonic() - started
     summary = (f"{stats.total} segments in {elapsed:.1f} s: {stats.sent} synthesized, {stats.cached} from the cache, "
                f"{stats.kept} already up to date; {stats.requests} requests, {stats.retries} retries, "
-               f"{stats.rate_limited} rate-limited")
+               f"{stats.rate_limited} rate-limited"
+               + (f"; {stats.ahead} line(s) voiced faster in the same pass (too slow for their time)"
+                  if stats.ahead else ""))
     log.info("%s", summary)
     print(summary, file=sys.stderr)
     error = failure(stats, tts_dir)
     if error:
         raise error
     write_text_atomic(report, json.dumps({"segments": stats.total, "synthesized": stats.sent, "cached": stats.cached,
-                                          "kept": stats.kept, "requests": stats.requests, "retries": stats.retries,
+                                          "kept": stats.kept, "requests": stats.requests, "ahead": stats.ahead, "retries": stats.retries,
                                           "rate_limited": stats.rate_limited, "seconds": round(elapsed, 2)},
                                          indent=1) + "\n")
 

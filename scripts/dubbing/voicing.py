@@ -46,12 +46,13 @@ class Triage:
 class Voicing:
     """The settings, cache, context, voices and limits of one video's synthesis."""
 
-    def __init__(self, settings, cache_dir, *, voices=None, manifest=None, limits=Limits()):
+    def __init__(self, settings, cache_dir, *, voices=None, manifest=None, limits=Limits(), ahead=None):
         self.settings = settings
         self.cache = SpeechCache(cache_dir)
         self.voices = voices
         self.context = context_for(manifest, settings)
         self.limits = limits
+        self.ahead = ahead  # an ahead.Ahead: lines voiced faster in the same pass when their first voicing is slow
 
     @property
     def paid(self):
@@ -59,11 +60,21 @@ class Voicing:
         return bool(backends.info("tts", self.settings.backend).key)
 
     def job(self, segment_json, out_dir, rate=None, text=None):
-        """The job voicing one segment into ``out_dir/<id>.wav`` (its record beside it)."""
+        """The job voicing one segment into ``out_dir/<id>.wav`` (its record beside it; None: the cache only)."""
         seg_id = Path(segment_json).stem
-        out_dir = Path(out_dir)
-        return make_job(segment_json, out_dir / f"{seg_id}.wav", out_dir / f"{seg_id}.json", self.settings,
-                        self.context, self.voices, rate=rate, text=text)
+        wav, record = (Path(out_dir) / f"{seg_id}.wav", Path(out_dir) / f"{seg_id}.json") if out_dir else (None, None)
+        return make_job(segment_json, wav, record, self.settings, self.context, self.voices, rate=rate, text=text)
+
+    def again(self, job, speech_seconds):
+        """The job voicing ``job``'s line faster into the cache, now, when its first voicing (``speech_seconds``
+        of speech) is slower than the fit will keep (``ahead.py``); None otherwise or when the cache has it."""
+        if self.ahead is None or job.segment_json is None:
+            return None
+        rate = self.ahead.heard(job.id, speech_seconds)
+        if rate is None:
+            return None
+        faster = self.job(job.segment_json, None, rate=rate)
+        return None if self.cache.get(faster.key) else faster
 
     def triage(self, jobs):
         """Sort ``jobs`` without making anything; ``to_send`` longest first (the tail of a batch is short)."""
