@@ -58,6 +58,8 @@ rule mix:
     input:
         source="results/{video}/audio/source.wav",
         dub="results/{video}/dub.wav",
+        media=video_for,  # a 5.1 source is mixed in 5.1 from the video itself
+        probe="results/{video}/audio/probe.json",
     output:
         flac="results/{video}/mix.flac",
         aac="results/{video}/mix.m4a",

@@ -7,6 +7,6 @@ run_step(
     lambda sm: mix(
         source_wav=sm.input.source, dub_wav=sm.input.dub, dest=sm.output.flac, mode=sm.params.mode,
         duck_db=sm.params.duck_db, lufs=sm.params.lufs, aac_dest=sm.output.aac, bitrate=sm.params.bitrate,
-        threads=sm.threads,
+        threads=sm.threads, media=sm.input.media, probe_json=sm.input.probe,
     ),
 )

@@ -30,6 +30,7 @@ class Ahead:
     def __init__(self, segment_dir, slot_dir, ids, settings, max_speedup, cache_dir=None, only=None):
         """``ids``: the video's lines in time order; ``only``: the id of the one line a per-segment job voices
         (only its neighbourhood is read)."""
+        self.segment_dir, self.slot_dir = Path(segment_dir), Path(slot_dir)
         self.ids = list(ids)
         self.index = {seg_id: i for i, seg_id in enumerate(self.ids)}
         self.settings, self.max_speedup = settings, max_speedup
@@ -69,3 +70,14 @@ class Ahead:
             return None
         again = voice_rate(wanted, self.max_speedup, self.max_voice)
         return again if again > first else None
+
+    def still_slow(self, voicing, tts_dir):
+        """Once every first voicing of the video is made (``tts_dir``): the jobs the fit would still send, by the
+        fit's own reckoning over the whole video (``fit.pending``), for the batch to send before it ends."""
+        from .fit import pending
+
+        tts_dir = Path(tts_dir)
+        return pending([tts_dir / f"{seg_id}.wav" for seg_id in self.ids],
+                       [self.slot_dir / f"{seg_id}.json" for seg_id in self.ids],
+                       [self.segment_dir / f"{seg_id}.json" for seg_id in self.ids], voicing,
+                       max_speedup=self.max_speedup)

@@ -72,3 +72,14 @@ def write_if_changed(dest, text):
         pass
     write_text_atomic(dest, text)
     return True
+
+
+def append_row(path, row):
+    """Append one short line to ``path`` in a single O_APPEND write: whole even when many processes append at
+    once (a log of rows whose order does not matter)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(handle, row.encode("utf-8"))
+    finally:
+        os.close(handle)

@@ -217,14 +217,20 @@ def fit_all(tts_wavs, slot_jsons, segment_jsons, paced_dir, manifest, voicing, *
     _fit_lines(ids, slots, tts, texts, segment_json, natural, rates, paced, fit_dir, manifest, max_speedup, workers)
 
 
-def will_send(tts_wavs, slot_jsons, segment_jsons, voicing, *, max_speedup, shortened=None):
-    """Whether fitting these lines would send any request: a line that must be voiced faster than its audio
-    is, at a rate the cache does not hold. The fit rule holds `api` slots only then (rules/synth.smk)."""
+def pending(tts_wavs, slot_jsons, segment_jsons, voicing, *, max_speedup, shortened=None):
+    """The jobs (for the cache only) the fit would send: lines that must be voiced faster than their audio is, at a
+    rate the cache does not hold. The async batch sends them itself before it ends (ahead.py)."""
     ids, _slots, _tts, texts, segment_json, first, _natural, rates = _pace_all(
         tts_wavs, slot_jsons, segment_jsons, shortened, max_speedup, 1, quiet=True)
     asks = _first_asks(dict(zip(ids, rates)), first, voicing.settings, max_speedup)
-    jobs = [voicing.job(segment_json[seg_id], "unused", rate=rate, text=texts.get(seg_id)) for seg_id, rate in asks.items()]
-    return bool(voicing.triage(jobs).to_send)
+    jobs = [voicing.job(segment_json[seg_id], None, rate=rate, text=texts.get(seg_id)) for seg_id, rate in asks.items()]
+    return voicing.triage(jobs).to_send
+
+
+def will_send(tts_wavs, slot_jsons, segment_jsons, voicing, *, max_speedup, shortened=None):
+    """Whether fitting these lines would send any request. The fit rule holds `api` slots only then
+    (rules/synth.smk)."""
+    return bool(pending(tts_wavs, slot_jsons, segment_jsons, voicing, max_speedup=max_speedup, shortened=shortened))
 
 
 def _pace_all(tts_wavs, slot_jsons, segment_jsons, shortened, max_speedup, workers, quiet=False):

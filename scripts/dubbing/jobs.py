@@ -11,7 +11,6 @@ into the shared cache first and is copied out (``finish``), record before WAV (s
 import contextlib
 import dataclasses
 import json
-import os
 import time
 import wave
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from . import backends
 from .cache import cache_key
 from .errors import DubbingError
-from .files import write_text_atomic
+from .files import append_row, write_text_atomic
 from .script import read_script, split_for_speech
 
 
@@ -137,6 +136,8 @@ def made_by(settings):
 
 def is_current(job):
     """The segment's audio exists and was made from exactly this text and voice settings."""
+    if job.wav is None:  # made for the cache only: never "current"
+        return False
     try:
         return job.wav.is_file() and json.loads(job.record.read_text(encoding="utf-8"))["key"] == job.key
     except (FileNotFoundError, ValueError, KeyError):
@@ -186,13 +187,8 @@ def log_sent(job, settings):
     end of a run sets against the plan, ``plan.sent_since``). One short O_APPEND write: safe with many jobs."""
     if job.segment_json is None or not backends.info("tts", settings.backend).key:
         return
-    path = job.segment_json.parent.parent / SENT
-    row = f"{time.time():.3f}\t{job.id}\t{max(1, len(job.parts))}\t{len(job.text)}\n".encode("utf-8")
-    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(handle, row)
-    finally:
-        os.close(handle)
+    append_row(job.segment_json.parent.parent / SENT,
+               f"{time.time():.3f}\t{job.id}\t{max(1, len(job.parts))}\t{len(job.text)}\n")
 
 
 @contextlib.contextmanager

@@ -15,13 +15,14 @@ import subprocess
 import tempfile
 import threading
 import wave
+from pathlib import Path
 
 import numpy as np
 
 from .aac import PartedEncoder
 from .audio import FFMPEG, SAMPLE_RATE, read_chunks, tool_error, wav_levels
 from .errors import DubbingError
-from .files import atomic_output
+from .files import atomic_output, scratch_file
 
 log = logging.getLogger("dubbing")
 
@@ -71,15 +72,30 @@ def gain_samples(gain, first, n):
     return (values[:-1, None] + (values[1:] - values[:-1])[:, None] * ramp).reshape(-1)[:n]
 
 
-def mixed_chunks(source_path, dub_path, mode, gain):
-    """Yield float32 frames x channels of the mix, chunk by chunk."""
+CENTRE = 2  # 5.1 channel order FL FR FC LFE BL BR: the dialogue is in FC
+
+
+def mixed_chunks(source_path, dub_path, mode, gain, centre=None):
+    """Yield float32 frames x channels of the mix, chunk by chunk.
+
+    ``centre``: the index of the dialogue channel of a surround source (5.1: CENTRE); the dub goes there
+    alone and only that channel is ducked (or replaced), the others pass as they are. Else the dub goes
+    into every channel over the whole ducked (or replaced) original."""
     frame = 0
     scale = np.float32(1 / 32768)
     for source, dub in zip(read_chunks(source_path, CHUNK_FRAMES), read_chunks(dub_path, CHUNK_FRAMES)):
         n = min(len(source), len(dub))
         speech = dub[:n, :1].astype(np.float32)
         speech *= scale
-        if mode == "replace":
+        if centre is not None:
+            out = source[:n].astype(np.float32)
+            out *= scale
+            if mode == "replace":
+                out[:, centre] = 0.0
+            else:
+                out[:, centre] *= gain_samples(gain, frame, n)
+            out[:, centre] += speech[:, 0]
+        elif mode == "replace":
             out = np.repeat(speech, source.shape[1], axis=1)
         else:
             out = source[:n].astype(np.float32)
@@ -197,8 +213,36 @@ def _limiter(true_peak=TRUE_PEAK_DB):
     return f"alimiter=limit={10 ** ((true_peak - 0.5) / 20):.4f}:attack=5:release=50:level=false:latency=true"
 
 
-def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1):
+SURROUND_CHANNELS = 6  # a 5.1 source keeps 5.1: its dub replaces only the dialogue of the centre channel
+
+
+def decode_surround(media, dest):
+    """A 5.1 source's first audio track as a 48 kHz 6-channel 16-bit WAV at ``dest``, in the order FL FR FC LFE
+    BL BR. Streamed through Python's ``wave`` writer: ffmpeg's own WAV of more than two channels is
+    WAVE_FORMAT_EXTENSIBLE, which ``wave`` cannot read back."""
+    cmd = FFMPEG + ["-i", str(media), "-map", "0:a:0", "-vn", "-sn", "-ac", str(SURROUND_CHANNELS), "-ar",
+                    str(SAMPLE_RATE), "-f", "s16le", "-"]
+    with tempfile.TemporaryFile() as err, wave.open(str(dest), "wb") as out:
+        out.setnchannels(SURROUND_CHANNELS)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        while block := proc.stdout.read(SURROUND_CHANNELS * 2 * CHUNK_FRAMES):
+            out.writeframesraw(block)
+        proc.stdout.close()
+        if proc.wait():
+            err.seek(0)
+            raise tool_error(media, "decoding the 5.1 sound", err.read().decode("utf-8", "replace"), proc.returncode)
+
+
+def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1, media=None,
+              source_channels=2):
     """Mix ``dub_path`` over ``source_path`` and write a loudness-normalized FLAC to ``dest`` and AAC to ``aac_dest``.
+
+    A 5.1 ``media`` (``source_channels`` 6) is mixed in its own layout: the dub into the centre channel, only the
+    centre ducked, the other five channels as they are; loudness is measured on the six channels (ebur128
+    weights the surrounds) and the one gain applies to all of them, so the sound field keeps its balance.
+    The AAC then carries 5.1 at three times ``bitrate`` (the stereo rate for each pair).
 
     Two streamed passes: measure the mix's integrated loudness, then write it with the one
     constant gain that reaches ``lufs``; a look-ahead limiter catches only the peaks that gain
@@ -206,15 +250,28 @@ def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrat
     limiter's 16-bit output goes to the FLAC and, read by a thread, to the AAC encoders
     (``threads`` of them on pieces of the track, see aac.py), which run beside the FLAC one.
     """
+    with contextlib.ExitStack() as stack:
+        centre = None
+        if media is not None and source_channels == SURROUND_CHANNELS:
+            # Not named after dest: its atomic write clears dest's scratch files.
+            source_path, centre = stack.enter_context(scratch_file(Path(dest).with_name("surround.wav"), ".wav")), CENTRE
+            decode_surround(media, source_path)
+            bitrate = f"{int(str(bitrate).rstrip('kK')) * 3}k"
+            log.info("5.1 source: the dub goes into the centre channel; the other channels are kept")
+        return _write(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate, threads, centre)
+
+
+def _write(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate, threads, centre):
     with wave.open(str(source_path), "rb") as wav:
         channels, total = wav.getnchannels(), wav.getnframes()
     with wave.open(str(dub_path), "rb") as wav:
         total = min(total, wav.getnframes())
     gain = duck_envelope(dub_path, duck_db) if mode == "duck" else None
-    stats = measure_loudness(prefetch(mixed_chunks(source_path, dub_path, mode, gain)), channels, source_path)
+    stats = measure_loudness(prefetch(mixed_chunks(source_path, dub_path, mode, gain, centre)), channels, source_path)
     level = np.float32(normalizing_gain(stats, lufs))
-    log.info("measured loudness: %s; gain %.2f dB to %s LUFS", stats, 20 * math.log10(level), lufs)
-    normalized = prefetch(chunk * level for chunk in mixed_chunks(source_path, dub_path, mode, gain))
+    log.info("measured loudness (%d channels): %s; gain %.2f dB to %s LUFS", channels, stats, 20 * math.log10(level),
+             lufs)
+    normalized = prefetch(chunk * level for chunk in mixed_chunks(source_path, dub_path, mode, gain, centre))
     rate = ["-ar", str(SAMPLE_RATE), "-ac", str(channels)]
     limited = f"[0:a]{_limiter()},aformat=sample_fmts=s16"
     with atomic_output(dest, ".flac") as flac:

@@ -32,11 +32,18 @@ def source_audio_tracks(video):
             for s in streams]
 
 
+def _channels_of(path):
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=channels", "-of",
+           "csv=p=0", str(path)]
+    return int(run_tool(cmd, path, "reading the dub's channels (ffprobe)").strip() or 0)
+
+
 def mux(video, audio, subtitles, dest, language, bitrate):
     """Write ``dest`` (MP4): video copied; ``audio`` (the dub, copied if it is AAC already) as the first and
     default audio track, tagged with ``language`` and named "<language> (dub)"; then every audio track of
     the source as it was (copied when MP4 can carry it), named "... (original)", so a player can switch
-    back to the original sound; ``subtitles`` as mov_text."""
+    back to the original sound; ``subtitles`` as mov_text. A surround dub (a 5.1 source's) is followed by its
+    stereo downmix, named "<language> (dub, stereo)"."""
     from . import languages
 
     # An .m4a is already the AAC to carry (the mix encodes it): copied, not encoded again.
@@ -47,13 +54,22 @@ def mux(video, audio, subtitles, dest, language, bitrate):
     name = languages.name(language).split(" (")[0] if languages.code(language) else (language or "Dub")
     originals = source_audio_tracks(video)
     maps, options = ["-map", "0:v:0", "-map", "1:a:0"], []
-    for index, (source_codec, source_tag, _channels) in enumerate(originals, 1):
-        maps += ["-map", f"0:a:{index - 1}"]
+    first = 1  # the index of the first original track
+    if _channels_of(audio) > 2:
+        # A surround dub (5.1) and, for players and devices that want two channels, its stereo downmix.
+        maps += ["-map", "1:a:0"]
+        options += ["-c:a:1", "aac", "-aac_coder", "fast", "-ac:a:1", "2", "-b:a:1", bitrate,
+                    "-metadata:s:a:1", f"language={tag}", "-metadata:s:a:1", f"handler_name={name} (dub, stereo)",
+                    "-metadata:s:a:1", f"title={name} (dub, stereo)", "-disposition:a:1", "0"]
+        first = 2
+    for number, (source_codec, source_tag, _channels) in enumerate(originals, 1):
+        index = first + number - 1
+        maps += ["-map", f"0:a:{number - 1}"]
         if source_codec in MP4_AUDIO:
             options += [f"-c:a:{index}", "copy"]
         else:
             options += [f"-c:a:{index}", "aac", f"-b:a:{index}", bitrate]
-        label = "Original sound" + (f" {index}" if len(originals) > 1 else "") + \
+        label = "Original sound" + (f" {number}" if len(originals) > 1 else "") + \
             (f" ({source_tag})" if source_tag != "und" else "")
         options += [f"-metadata:s:a:{index}", f"language={source_tag}",
                     f"-metadata:s:a:{index}", f"handler_name={label}",

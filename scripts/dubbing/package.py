@@ -16,7 +16,7 @@ from . import aac
 from .audio import FFMPEG, SAMPLE_RATE, run_tool, tool_error
 from .errors import DubbingError
 from .files import atomic_output, write_text_atomic
-from .subtitles import read_cues
+from .subtitles import format_timestamp, read_cues
 
 
 def video_seconds(media):
@@ -51,14 +51,6 @@ def audio_at_length(mix, seconds, dest, channels, bitrate, threads=1):
         encoder.finish()
 
 
-def vtt_timestamp(seconds):
-    millis = max(0, round(seconds * 1000))
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
-
-
 def _vtt_text(text):
     """Cue text as WebVTT reads it: markup characters are text, never tags (a line may hold anything)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("-->", "--&gt;")
@@ -71,7 +63,7 @@ def format_vtt(cues, language):
         text = _vtt_text(cue.text)
         if cue.speaker:
             text = f"<v {_vtt_text(cue.speaker)}>{text}"
-        blocks.append(f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}\n{text}\n")
+        blocks.append(f"{format_timestamp(cue.start, '.')} --> {format_timestamp(cue.end, '.')}\n{text}\n")
     return "\n".join(blocks)
 
 

@@ -25,10 +25,10 @@ about the same); the cloud voices add a short lead-in and tail (0.2-0.3 s).
 import hashlib
 import json
 import math
-import os
 import statistics
 from pathlib import Path
 
+from .files import append_row
 from .script import clean_text
 
 # (seconds before any character, seconds per character) of a voice at speed 1.0.
@@ -72,16 +72,8 @@ class Heard:
         """Log that ``settings``' voice said ``text`` in ``seconds`` of speech (silence trimmed) at its speed."""
         if not predicts(settings.backend) or seconds <= 0:
             return
-        path = self.path(settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        row = f"{len(clean_text(text))}\t{seconds * float(settings.speed):.3f}\n".encode("ascii")
-        # One short append per line: whole even with concurrent jobs (O_APPEND), and the order does not
-        # matter to the median.
-        handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(handle, row)
-        finally:
-            os.close(handle)
+        # One short append per line, whole with concurrent jobs; the order does not matter to the median.
+        append_row(self.path(settings), f"{len(clean_text(text))}\t{seconds * float(settings.speed):.3f}\n")
 
     def factor(self, settings):
         """How much longer than the prior this voice speaks (1.0 until it has said HEARD_MIN lines)."""

@@ -421,10 +421,14 @@ def _many_speakers(segments):
     return len({seg.speaker for seg in segments}) > 1
 
 
-def mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1):
+def mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1, media=None,
+        probe_json=None):
+    """The dub over the original; a 5.1 source (probe: 6 channels) is mixed in 5.1 from ``media`` itself."""
     from . import mix
 
-    mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate, threads)
+    channels = _load(probe_json)["audio_channels"] if probe_json else 2
+    mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate, threads, media=media,
+                  source_channels=channels)
 
 
 def mux(media, mix_audio_path, srt, dest, language, bitrate):

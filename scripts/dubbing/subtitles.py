@@ -258,12 +258,13 @@ def read_cues(path):
     return parse_cues(read_text(path), path)
 
 
-def format_timestamp(seconds):
+def format_timestamp(seconds, decimal=","):
+    """HH:MM:SS,mmm (SubRip); ``decimal`` "." gives WebVTT's HH:MM:SS.mmm."""
     millis = max(0, round(seconds * 1000))
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
     secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
 
 
 def format_srt(cues):

@@ -87,8 +87,8 @@ async def _run_cloud(jobs, voicing, stats):
 
     stop = asyncio.Event()  # set by a permanent error (quota, key): nothing more is sent
 
-    async def attempt(job, text, path, previous_text, next_text):
-        epoch = await limit.acquire()
+    async def attempt(job, urgent, text, path, previous_text, next_text):
+        epoch = await limit.acquire(urgent)
         outcome = "error"
         try:
             if stop.is_set():
@@ -116,12 +116,13 @@ async def _run_cloud(jobs, voicing, stats):
         stats.rate_limited += verdict.rate_limited
         progress.update()
 
-    async def send(job):
-        """The job's speech into the cache (its parts, each with retries); its seconds."""
+    async def send(job, urgent=False):
+        """The job's speech into the cache (its parts, each with retries); its seconds. ``urgent``: before the
+        requests waiting (a line voiced again is on the critical path: its first voicing already took a turn)."""
         with scratch_file(job.wav or cache.scratch_near(job.key), ".wav") as tmp:
             with parts_into(job, tmp) as requests:
                 for request in requests:
-                    await retry.acall(lambda: attempt(job, *request), provider=provider, where=job.where,
+                    await retry.acall(lambda: attempt(job, urgent, *request), provider=provider, where=job.where,
                                       max_retries=settings.max_retries, on_retry=counted)
             return store(job, cache, job.settings, tmp)
 
@@ -144,16 +145,38 @@ async def _run_cloud(jobs, voicing, stats):
         faster = voicing.again(job, speech_seconds(job.wav))
         if faster is not None:
             try:
-                await send(faster)
+                await send(faster, urgent=True)
                 stats.ahead += 1
             except retry.GaveUp as err:
                 log.warning("segment %s: voicing it faster ahead of the fit failed (the fit will ask again): %s",
                             job.id, err.problem)
 
+    async def rest():
+        """What the fit would still send, now that every first voicing is made (ahead.py): sent here."""
+        if voicing.ahead is None or stats.failed or not jobs:
+            return
+        try:
+            slow = voicing.ahead.still_slow(voicing, jobs[0].wav.parent)
+        except (FileNotFoundError, DubbingError):  # a line not made yet (the same line twice): the fit decides
+            return
+        for faster in slow:
+            log.info("segment %s: voiced at speed %s for the fit (the whole video's pace)", faster.id,
+                     faster.settings.speed)
+        outcomes = await asyncio.gather(*(send(faster, urgent=True) for faster in slow), return_exceptions=True)
+        for faster, outcome in zip(slow, outcomes):
+            if isinstance(outcome, retry.GaveUp):
+                log.warning("segment %s: voicing it faster for the fit failed (the fit will ask again): %s",
+                            faster.id, outcome.problem)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                stats.ahead += 1
+
     try:
         tasks = [asyncio.ensure_future(one(job)) for job in jobs]
         try:
             await asyncio.gather(*tasks)
+            await rest()
         except DubbingError:
             for task in tasks:  # a permanent error (quota, key): stop everything at once
                 task.cancel()
