@@ -44,8 +44,8 @@ class Ahead:
         self.slot, self.natural, self.first = {}, {}, {}
         for i in wanted:
             seg_id = self.ids[i]
-            segment = json.loads((Path(segment_dir) / f"{seg_id}.json").read_text(encoding="utf-8"))
-            slot = json.loads((Path(slot_dir) / f"{seg_id}.json").read_text(encoding="utf-8"))
+            segment = json.loads((self.segment_dir / f"{seg_id}.json").read_text(encoding="utf-8"))
+            slot = json.loads((self.slot_dir / f"{seg_id}.json").read_text(encoding="utf-8"))
             voice = segment.get("voice") or settings.voice
             if voice not in factors:
                 factors[voice] = heard.factor(dataclasses.replace(settings, voice=voice)) if heard else 1.0

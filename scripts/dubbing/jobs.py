@@ -38,6 +38,7 @@ class Job:
     settings: object = None  # the backend settings with this line's speaker's voice
     parts: list = field(default_factory=list)  # the text cut to the backend's request limit (usually one part)
     segment_json: Path | None = None  # the segment it voices (None: not from a segment file)
+    speech: float | None = None  # seconds of speech (silence trimmed) once a paid voice made it (``store``)
 
 
 def context_for(manifest, settings):
@@ -71,9 +72,10 @@ def line_key(settings, speaker, voices, text, rate=1.0):
 
 
 def make_job(segment_json, wav, record, settings, context, voices=None, rate=None, text=None):
-    """The job for one segment (``wav`` and ``record`` None: for the cache only); ``rate`` speeds the voice up (it multiplies the configured speed, so it
-    is part of the cache key; by default the rate the segments checkpoint predicted the line needs,
-    ``rates.py``); ``text`` replaces the segment's own (a shortened translation)."""
+    """The job for one segment (``wav`` and ``record`` None: for the cache only); ``rate`` speeds the voice up
+    (it multiplies the configured speed, so it is part of the cache key; by default the rate the segments
+    checkpoint predicted the line needs, ``rates.py``); ``text`` replaces the segment's own (a shortened
+    translation)."""
     segment = json.loads(Path(segment_json).read_text(encoding="utf-8"))
     if rate is None:
         rate = segment.get("rate", 1.0)
@@ -165,7 +167,8 @@ def finish(job, cache, settings, source, seconds=None):
 
 
 def store(job, cache, settings, tmp):
-    """Put newly made speech into the cache; a paid voice's pace is logged for the next predictions (rates.py)."""
+    """Put newly made speech into the cache; a paid voice's speech is measured once (``job.speech``), for the
+    next predictions (rates.py) and for voicing it faster at once if it is too slow (ahead.py)."""
     from . import rates
 
     seconds = check_audio(tmp, job, settings.backend)
@@ -174,7 +177,8 @@ def store(job, cache, settings, tmp):
     if rates.predicts(settings.backend):
         from .audio import speech_seconds  # numpy: only once speech was made
 
-        rates.Heard(cache.root.parent).record(settings, job.text, speech_seconds(tmp))
+        job.speech = speech_seconds(tmp)
+        rates.Heard(cache.root.parent).record(settings, job.text, job.speech)
     log_sent(job, settings)
     return round(seconds, 3)
 

@@ -54,16 +54,13 @@ def synthesize_one(segment_json, wav, voicing):
     source = made_by(job.settings)
     finish(job, cache, job.settings, source, seconds)
     log.info("segment %s: synthesized, %.2f s", job.id, seconds)
-    if voicing.ahead is not None:
-        from .audio import speech_seconds
-
-        faster = voicing.again(job, speech_seconds(job.wav))
-        if faster is not None:
-            with cache.lock(faster.key):
-                if not cache.get(faster.key):
-                    _send(faster, voicing, synthesizer)
-                    log.info("segment %s: slower than its time needs; voiced at speed %s too, in this job (the fit "
-                             "takes it from the cache)", job.id, faster.settings.speed)
+    faster = voicing.again(job)
+    if faster is not None:
+        with cache.lock(faster.key):
+            if not cache.get(faster.key):
+                _send(faster, voicing, synthesizer)
+                log.info("segment %s: slower than its time needs; voiced at speed %s too, in this job (the fit "
+                         "takes it from the cache)", job.id, faster.settings.speed)
     return source
 
 
@@ -136,13 +133,9 @@ async def _run_cloud(jobs, voicing, stats):
             return
         finally:
             progress.update(1)
-        if voicing.ahead is None:
-            return
-        from .audio import speech_seconds
-
         # Slower than its time will need: voiced faster now, in this loop and under its limits, not in a
         # second round after every first voicing (ahead.py); the fit finds it in the cache.
-        faster = voicing.again(job, speech_seconds(job.wav))
+        faster = voicing.again(job)
         if faster is not None:
             try:
                 await send(faster, urgent=True)
@@ -263,9 +256,9 @@ def synthesize_batch(segment_jsons, tts_dir, report, voicing):
     if error:
         raise error
     write_text_atomic(report, json.dumps({"segments": stats.total, "synthesized": stats.sent, "cached": stats.cached,
-                                          "kept": stats.kept, "requests": stats.requests, "ahead": stats.ahead, "retries": stats.retries,
-                                          "rate_limited": stats.rate_limited, "seconds": round(elapsed, 2)},
-                                         indent=1) + "\n")
+                                          "kept": stats.kept, "requests": stats.requests, "ahead": stats.ahead,
+                                          "retries": stats.retries, "rate_limited": stats.rate_limited,
+                                          "seconds": round(elapsed, 2)}, indent=1) + "\n")
 
 
 def write_index(wavs, dest):

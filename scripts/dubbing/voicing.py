@@ -65,12 +65,13 @@ class Voicing:
         wav, record = (Path(out_dir) / f"{seg_id}.wav", Path(out_dir) / f"{seg_id}.json") if out_dir else (None, None)
         return make_job(segment_json, wav, record, self.settings, self.context, self.voices, rate=rate, text=text)
 
-    def again(self, job, speech_seconds):
-        """The job voicing ``job``'s line faster into the cache, now, when its first voicing (``speech_seconds``
-        of speech) is slower than the fit will keep (``ahead.py``); None otherwise or when the cache has it."""
-        if self.ahead is None or job.segment_json is None:
+    def again(self, job):
+        """The job voicing ``job``'s line faster into the cache, now, when its first voicing (``job.speech``
+        seconds, measured by ``jobs.store``) is slower than the fit will keep (``ahead.py``); None otherwise or
+        when the cache has it."""
+        if self.ahead is None or job.segment_json is None or job.speech is None:
             return None
-        rate = self.ahead.heard(job.id, speech_seconds)
+        rate = self.ahead.heard(job.id, job.speech)
         if rate is None:
             return None
         faster = self.job(job.segment_json, None, rate=rate)
