@@ -21,10 +21,17 @@ export PYTHONUNBUFFERED := 1
 CACHE_DIR ?= cache
 DAYS ?= 30
 PLAN_CONFIG ?=
-# The language of the package (results/<video>/<lang>/): config target_language, unless given.
-LANGUAGE ?= $(shell sed -n 's/^target_language:[[:space:]]*\([A-Za-z-]*\).*/\1/p' config/config.yaml)
-ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
-SYNC := --config synth_mode=per-segment max_concurrent=1
+# LANGUAGES=es,de,fr: dub into these languages (else config target_language); LANGUAGE=es: make package
+# for that language alone.
+LANGUAGES ?=
+LANGUAGE ?=
+LANG_SET := $(if $(LANGUAGES),"target_language=[$(LANGUAGES)]")
+# The files of each target language a command asks for: $(call per_language,PATTERN...) (tools/targets.py).
+per_language = $(or $(shell $(VENV)/bin/python tools/targets.py "$(NAME)" $(1) \
+	$(if $(LANGUAGES),--languages "$(LANGUAGES)") $(if $(LANGUAGE),--only "$(LANGUAGE)")),$(error no target: see above))
+ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT) $(LANG_SET)
+SYNC := --config synth_mode=per-segment max_concurrent=1 $(LANG_SET)
+LANG_CONFIG := $(if $(LANGUAGES),--config $(LANG_SET))
 
 .PHONY: package clones clones-delete voices voices-forget soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help setup-slurm lock-slurm test-slurm
@@ -33,11 +40,12 @@ help:
 	@echo "make demo                       dub media/demo.mp4 -> results/demo/dubbed.mp4 (sets itself up)"
 	@echo "make test                       run the whole test suite (sets itself up)"
 	@echo "make dub VIDEO=media/x.mp4      dub one video (--cores $(CORES); synth_mode auto: Piper in one batch, cloud lines as parallel jobs)"
+	@echo "   ... LANGUAGES=es,de,fr         any command: dub into these languages in one run (default: config target_language)"
 	@echo "make full-async VIDEO=...       whole pipeline, async synthesis [MAX_CONCURRENT=$(MAX_CONCURRENT)]"
 	@echo "make synth-async VIDEO=...      synthesis only (async), once the script exists"
 	@echo "make debug-synth-async VIDEO=... [MAX_CONCURRENT=3]  verbose async synthesis -> logs/<video>/synth_async.log"
 	@echo "make full / make synth VIDEO=...  the same, one request at a time"
-	@echo "make package VIDEO=... [LANGUAGE=es]  results/<video>/<lang>/: the dub as one audio file at the video's length, SRT, WebVTT, report"
+	@echo "make package VIDEO=... [LANGUAGE=es]  results/<video>/<lang>/ for each language (or LANGUAGE): audio at the video's length, SRT, WebVTT, report"
 	@echo "make show-logs VIDEO=... (or WORKDIR=results/<video>)  the video's logs"
 	@echo "make plan VIDEO=... [PLAN_CONFIG='--config tts_backend=openai']  what synthesis would send and cost"
 	@echo "make cache-stats / make cache-prune DAYS=30   the shared synthesis cache (cache/)"
@@ -81,44 +89,47 @@ demo: setup
 	@echo "dubbed video: results/demo/dubbed.mp4"
 
 dub: setup
-	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4"
+	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" $(LANG_CONFIG)
 
 full-async: setup
 	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" $(ASYNC)
 
 synth-async: setup
-	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/synth.tsv" $(ASYNC)
+	$(SNAKEMAKE) --cores $(CORES) $(call per_language,'{dir}/synth.tsv') $(ASYNC)
 
 debug-synth-async: MAX_CONCURRENT := $(if $(filter command line,$(origin MAX_CONCURRENT)),$(MAX_CONCURRENT),3)
 debug-synth-async: setup
 	DUBBING_LOG_LEVEL=DEBUG $(SNAKEMAKE) --cores $(CORES) --forcerun synth_batch \
-		"results/$(NAME)/synth_batch.json" --config synth_mode=async max_concurrent=$(MAX_CONCURRENT)
-	@echo "--- logs/$(NAME)/synth_async.log"; tail -n 40 "logs/$(NAME)/synth_async.log"
+		$(call per_language,'{dir}/synth_batch.json') --config synth_mode=async max_concurrent=$(MAX_CONCURRENT) $(LANG_SET)
+	@for log in $(subst results/,logs/,$(call per_language,'{dir}/synth_async.log')); do \
+		echo "--- $$log"; tail -n 40 "$$log"; done
 
 package: setup
-	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" "results/$(NAME)/$(LANGUAGE)/$(NAME).$(LANGUAGE).m4a" \
-		$(if $(filter command line,$(origin LANGUAGE)),--config target_language=$(LANGUAGE))
-	@echo "package: results/$(NAME)/$(LANGUAGE)/"
+	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" \
+		$(call per_language,'results/{video}/{lang}/{video}.{lang}.m4a') $(LANG_CONFIG)
+	@for folder in $(call per_language,'results/{video}/{lang}/'); do \
+		echo "package: $$folder"; done
 
 full: setup
 	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" $(SYNC)
 
 synth: setup
-	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/synth.tsv" $(SYNC)
+	$(SNAKEMAKE) --cores $(CORES) $(call per_language,'{dir}/synth.tsv') $(SYNC)
 
 show-logs:
 	@if [ ! -d "logs/$(NAME)" ]; then echo "no logs for $(NAME) (looked in logs/$(NAME)/)"; exit 1; fi
-	@find "logs/$(NAME)" -maxdepth 1 -name '*.log' -print0 | sort -z | \
+	@{ find "logs/$(NAME)" -maxdepth 1 -name '*.log' -print0; \
+		find "logs/$(NAME)" -mindepth 2 -maxdepth 2 -path '*/dub-*/*.log' -print0; } | sort -z | \
 		while IFS= read -r -d '' f; do echo "=== $$f"; tail -n 20 "$$f"; done
 	@echo "=== per-segment logs (warnings and errors only)"
-	@find "logs/$(NAME)" -mindepth 2 -name '*.log' -print0 | sort -z | xargs -0 -r grep -H -E 'WARNING|ERROR' || true
+	@find "logs/$(NAME)" -path '*/synth/*.log' -print0 | sort -z | xargs -0 -r grep -H -E 'WARNING|ERROR' || true
 
 dry-run: setup
-	$(SNAKEMAKE) -n "results/$(NAME)/dubbed.mp4"
+	$(SNAKEMAKE) -n "results/$(NAME)/dubbed.mp4" $(LANG_CONFIG)
 
 dag: setup
 	mkdir -p "results/$(NAME)"
-	$(SNAKEMAKE) --rulegraph "results/$(NAME)/dubbed.mp4" | dot -Tsvg > "results/$(NAME)/dag.svg"
+	$(SNAKEMAKE) --rulegraph "results/$(NAME)/dubbed.mp4" $(LANG_CONFIG) | dot -Tsvg > "results/$(NAME)/dag.svg"
 
 # Optional extra: the Slurm executor plugin, in its own venv (.venv-slurm) so that local runs from
 # .venv do not pay for it. .venv-slurm sees .venv's packages through a .pth file and adds only the
@@ -155,7 +166,8 @@ test: setup
 	$(VENV)/bin/python -m pytest
 
 plan: setup
-	$(SNAKEMAKE) "results/$(NAME)/plan.json" --cores 1 --forcerun plan --quiet rules progress $(PLAN_CONFIG)
+	$(SNAKEMAKE) $(call per_language,'{dir}/plan.json') --cores 1 --forcerun plan --quiet rules progress \
+		$(or $(PLAN_CONFIG),$(LANG_CONFIG))
 
 # The voices cloned for clone_voices (ElevenLabs): list them, delete them from the account.
 clones: setup

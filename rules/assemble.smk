@@ -5,14 +5,14 @@
 # (scripts/dubbing/placement.py).
 rule place:
     input:
-        fit="results/{video}/fit.tsv",
+        fit="results/{video}{dub}/fit.tsv",
         source="results/{video}/audio/source.wav",
     output:
-        "results/{video}/timing.tsv",
+        "results/{video}{dub}/timing.tsv",
     log:
-        "logs/{video}/place.log",
+        "logs/{video}{dub}/place.log",
     benchmark:
-        "benchmarks/{video}/place.tsv"
+        "benchmarks/{video}{dub}/place.tsv"
     conda:
         "../envs/audio.yaml"
     script:
@@ -21,15 +21,15 @@ rule place:
 
 rule timeline:
     input:
-        timing="results/{video}/timing.tsv",
-        fit="results/{video}/fit.tsv",
+        timing="results/{video}{dub}/timing.tsv",
+        fit="results/{video}{dub}/fit.tsv",
         source="results/{video}/audio/source.wav",
     output:
-        "results/{video}/dub.wav",
+        "results/{video}{dub}/dub.wav",
     log:
-        "logs/{video}/timeline.log",
+        "logs/{video}{dub}/timeline.log",
     benchmark:
-        "benchmarks/{video}/timeline.tsv"
+        "benchmarks/{video}{dub}/timeline.tsv"
     conda:
         "../envs/audio.yaml"
     script:
@@ -38,16 +38,16 @@ rule timeline:
 
 rule subtitles:
     input:
-        timing="results/{video}/timing.tsv",
-        script="results/{video}/segments.tsv",
-        voices="results/{video}/voices.tsv",
-        unspoken="results/{video}/unspoken.tsv",
+        timing="results/{video}{dub}/timing.tsv",
+        script="results/{video}{dub}/segments.tsv",
+        voices="results/{video}{dub}/voices.tsv",
+        unspoken="results/{video}{dub}/unspoken.tsv",
     output:
-        "results/{video}/dubbed.srt",
+        "results/{video}{dub}/dubbed.srt",
     log:
-        "logs/{video}/subtitles.log",
+        "logs/{video}{dub}/subtitles.log",
     benchmark:
-        "benchmarks/{video}/subtitles.tsv"
+        "benchmarks/{video}{dub}/subtitles.tsv"
     conda:
         "../envs/audio.yaml"
     script:
@@ -56,45 +56,89 @@ rule subtitles:
 
 rule mix:
     input:
+        unpack(separated),  # mix_mode separate: the original without its voice
         source="results/{video}/audio/source.wav",
-        dub="results/{video}/dub.wav",
+        dub="results/{video}{dub}/dub.wav",
         media=video_for,  # a 5.1 source is mixed in 5.1 from the video itself
         probe="results/{video}/audio/probe.json",
+        speech="results/{video}/audio/speech.npy",  # where the original speaks (the scores; separate's duck)
+        unspoken="results/{video}{dub}/unspoken.tsv",  # lines marked keep_original: the original is heard there
     output:
-        flac="results/{video}/mix.flac",
-        aac="results/{video}/mix.m4a",
+        flac="results/{video}{dub}/mix.flac",
+        aac="results/{video}{dub}/mix.m4a",
+        scores="results/{video}{dub}/mix.json",  # how much of the original voice and background is left
     log:
-        "logs/{video}/mix.log",
+        "logs/{video}{dub}/mix.log",
     benchmark:
-        "benchmarks/{video}/mix.tsv"
+        "benchmarks/{video}{dub}/mix.tsv"
     conda:
         "../envs/audio.yaml"
     threads: 2  # the AAC is encoded in this many pieces at once (scripts/dubbing/aac.py)
     params:
         mode=config["mix_mode"],
-        duck_db=config["duck_db"],
+        duck_db=config[
+            "separate_duck_db" if config["mix_mode"] == "separate" else "duck_db"
+        ],
         lufs=config["loudness_lufs"],
         bitrate=config["audio_bitrate"],
     script:
         "../scripts/mix.py"
 
 
+# The original's voice and its background apart (mix_mode separate; DeepFilterNet3 and a spectral mask,
+# scripts/dubbing/separate.py), once per video for every language.
+rule separate:
+    input:
+        "results/{video}/audio/source.wav",
+    output:
+        background="results/{video}/audio/background.wav",
+        voice="results/{video}/audio/voice.wav",
+    log:
+        "logs/{video}/separate.log",
+    benchmark:
+        "benchmarks/{video}/separate.tsv"
+    conda:
+        "../envs/audio.yaml"
+    threads: 2  # one channel on each
+    script:
+        "../scripts/separate.py"
+
+
+# Where the original speaks (Silero VAD, 32 ms frames), heard once: every language's sync check and
+# report read it.
+rule original_speech:
+    input:
+        "results/{video}/audio/source.wav",
+    output:
+        "results/{video}/audio/speech.npy",
+    log:
+        "logs/{video}/original_speech.log",
+    benchmark:
+        "benchmarks/{video}/original_speech.tsv"
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/original_speech.py"
+
+
 rule sync_check:
     input:
-        dub="results/{video}/dub.wav",
-        timing="results/{video}/timing.tsv",
-        script="results/{video}/segments.tsv",
-        fit="results/{video}/fit.tsv",
-        source="results/{video}/audio/source.wav",  # the dub is measured against the original's speech
+        dub="results/{video}{dub}/dub.wav",
+        timing="results/{video}{dub}/timing.tsv",
+        script="results/{video}{dub}/segments.tsv",
+        fit="results/{video}{dub}/fit.tsv",
+        source="results/{video}/audio/speech.npy",  # the dub is measured against the original's speech
     output:
         table=report(
-            "results/{video}/sync.tsv", caption="../report/sync.rst", category="Sync"
+            "results/{video}{dub}/sync.tsv",
+            caption="../report/sync.rst",
+            category="Sync",
         ),
-        summary="results/{video}/sync_summary.json",
+        summary="results/{video}{dub}/sync_summary.json",
     log:
-        "logs/{video}/sync_check.log",
+        "logs/{video}{dub}/sync_check.log",
     benchmark:
-        "benchmarks/{video}/sync_check.tsv"
+        "benchmarks/{video}{dub}/sync_check.tsv"
     conda:
         "../envs/audio.yaml"
     params:
@@ -109,15 +153,15 @@ rule account_words:
         unpack(accounting_inputs),
     output:
         words=report(
-            "results/{video}/words.tsv",
+            "results/{video}{dub}/words.tsv",
             caption="../report/words.rst",
             category="Words",
         ),
-        summary="results/{video}/words_summary.json",
+        summary="results/{video}{dub}/words_summary.json",
     log:
-        "logs/{video}/account_words.log",
+        "logs/{video}{dub}/account_words.log",
     benchmark:
-        "benchmarks/{video}/account_words.tsv"
+        "benchmarks/{video}{dub}/account_words.tsv"
     conda:
         "../envs/audio.yaml"
     params:
@@ -128,71 +172,68 @@ rule account_words:
 
 rule report_pieces:
     input:
-        source="results/{video}/audio/source.wav",
-        table="results/{video}/sync.tsv",
-        summary="results/{video}/sync_summary.json",
-        synth_index="results/{video}/synth.tsv",
-        voices="results/{video}/voices.tsv",
-        words="results/{video}/words_summary.json",
+        source="results/{video}/audio/source.wav",  # its length (the header only)
+        speech="results/{video}/audio/speech.npy",
+        table="results/{video}{dub}/sync.tsv",
+        summary="results/{video}{dub}/sync_summary.json",
+        synth_index="results/{video}{dub}/synth.tsv",
+        voices="results/{video}{dub}/voices.tsv",
+        words="results/{video}{dub}/words_summary.json",
+        mix="results/{video}{dub}/mix.json",  # what is left of the original under the dub
     output:
         figure=report(
-            "results/{video}/report/timeline.png",
+            "results/{video}{dub}/report/timeline.png",
             caption="../report/timeline.rst",
             category="Timeline",
         ),
         page=report(
-            "results/{video}/report/summary.html",
+            "results/{video}{dub}/report/summary.html",
             caption="../report/summary.rst",
             category="Summary",
         ),
     log:
-        "logs/{video}/report_pieces.log",
+        "logs/{video}{dub}/report_pieces.log",
     benchmark:
-        "benchmarks/{video}/report_pieces.tsv"
+        "benchmarks/{video}{dub}/report_pieces.tsv"
     conda:
         "../envs/audio.yaml"
     params:
         tts=tts_settings(),
-        config=report_config(),
+        config=report_config,
+        title=dub_title,
     script:
         "../scripts/report_pieces.py"
 
 
+# Every dub of the video (one per target language) as an audio track, then the source's own tracks,
+# and one subtitle track per language: results/<video>/dubbed.mp4, or dubbed.mkv when asked for.
 rule mux:
     input:
-        media=video_for,
-        audio="results/{video}/mix.m4a",
-        srt="results/{video}/dubbed.srt",
-        # Not read: they pull the sync check and the report pieces into every dub's DAG (and so
-        # into `snakemake --report`), and a strict sync check failure stops the mux.
-        timing="results/{video}/timing.tsv",
-        sync="results/{video}/sync.tsv",
-        report="results/{video}/report/summary.html",
+        unpack(mux_inputs),
     output:
-        "results/{video}/dubbed.mp4",
+        "results/{video}/dubbed.{container}",
     log:
-        "logs/{video}/mux.log",
+        "logs/{video}/mux_{container}.log",
     benchmark:
-        "benchmarks/{video}/mux.tsv"
+        "benchmarks/{video}/mux_{container}.tsv"
+    wildcard_constraints:
+        container="mp4|mkv",
     conda:
         "../envs/audio.yaml"
     params:
-        language=config["target_language"],
+        languages=list(TARGETS.values()),
+        default=config["default_track"],
+        source_language=config["source_language"],
         bitrate=config["audio_bitrate"],  # only if the audio is not AAC already (mix.m4a is)
     script:
         "../scripts/mux.py"
 
 
-# What a platform takes for the target language (YouTube: one audio file per language, as long as
-# the video): results/<video>/<lang>/. Built by `make package` and by `snakemake` with no target.
+# What a platform takes for one language (YouTube: one audio file per language, as long as the video):
+# results/<video>/<lang>/. Built by `make package` and by `snakemake` with no target.
 rule package:
     input:
-        media=video_for,
-        mix_flac="results/{video}/mix.flac",
-        mix_aac="results/{video}/mix.m4a",
-        srt="results/{video}/dubbed.srt",
-        report="results/{video}/report/summary.html",
-        sync="results/{video}/sync.tsv",
+        unpack(package_inputs),
     output:
         audio="results/{video}/{lang}/{video}.{lang}.m4a",
         srt="results/{video}/{lang}/{video}.{lang}.srt",
@@ -203,13 +244,11 @@ rule package:
         "logs/{video}/package_{lang}.log",
     benchmark:
         "benchmarks/{video}/package_{lang}.tsv"
-    wildcard_constraints:
-        lang=re.escape(str(config["target_language"])),
     conda:
         "../envs/audio.yaml"
     threads: 2
     params:
-        language=config["target_language"],
+        language=lambda wildcards: TARGETS[wildcards.lang],
         bitrate=config["audio_bitrate"],
     script:
         "../scripts/package.py"

@@ -78,9 +78,52 @@ if config["source_language"] == "auto":
     config["source_language"] = ""
 
 
-def voice_language_errors():
-    """Config that cannot give a dub in target_language, caught before anything runs (one line each)."""
-    target = config["target_language"]
+# The dubs of this run: language token -> the language as configured. With one language its files are
+# results/<video>/... (the `dub` wildcard is empty); with several, each has results/<video>/dub-<lang>/.
+try:
+    TARGETS = languages.targets(config["target_language"])
+except DubbingError as error:
+    raise WorkflowError(str(error))
+MULTI = len(TARGETS) > 1
+
+
+wildcard_constraints:
+    dub=(languages.dub_pattern(TARGETS, MULTI)),
+    lang="|".join(re.escape(token) for token in TARGETS),
+
+
+def dub_of(token):
+    """The `dub` wildcard of a language: "" with one language, below results/<video> "dub-<lang>" with several."""
+    return languages.dub_folder(token, MULTI)
+
+
+def language_of(wildcards):
+    """The configured language of a job's dub (its `dub` wildcard)."""
+    dub = wildcards.get("dub", "")
+    return TARGETS[languages.dub_token(dub)] if dub else next(iter(TARGETS.values()))
+
+
+def dub_dir(wildcards):
+    """results/<video> (one language) or results/<video>/dub-<lang>: where a dub's files are."""
+    return f"results/{wildcards.video}{wildcards.dub}"
+
+
+class Wildcards(dict):
+    """Wildcards made here (a language's dub named from another job): read as attributes, like Snakemake's."""
+
+    __getattr__ = dict.__getitem__
+
+
+if config["default_track"] and config["default_track"] != "original":
+    if config["default_track"] not in TARGETS:
+        raise WorkflowError(
+            f"config: default_track {config['default_track']!r} is not one of the target languages "
+            f"({', '.join(TARGETS)}) nor 'original'"
+        )
+
+
+def voice_language_errors(target):
+    """Config that cannot give a dub in ``target``, caught before anything runs (one line each)."""
     if config["translate_backend"] == "whisper" and not languages.same(target, "en"):
         yield (
             f"target_language {target}: translate_backend whisper translates into English only; "
@@ -109,8 +152,41 @@ def voice_language_errors():
             )
 
 
+def offline_translation_errors(targets):
+    """translate_backend auto translates offline into English only (or keeps the speech's language): the
+    other languages of ``targets`` (those whose translation is to run), named before anything runs when
+    that can be told before the speech is heard (source_language set, or more than one besides English).
+    """
+    if config["translate_backend"] != "auto":
+        return
+    source = config["source_language"]
+    foreign = [lang for lang in targets if not languages.same(lang, "en")]
+    if languages.code(source):
+        unreachable = [lang for lang in foreign if not languages.same(lang, source)]
+    else:
+        unreachable = foreign if len(foreign) > 1 else []
+    if unreachable:
+        names = ", ".join(languages.name(lang) for lang in unreachable)
+        kept = (
+            f" (or keeps the speech in {languages.name(source)})"
+            if languages.code(source)
+            else ""
+        )
+        yield (
+            f"target_language {', '.join(TARGETS.values())}: translate_backend auto translates offline into "
+            f"English only{kept}; {names} need a cloud translator: set translate_backend=openai (and "
+            "OPENAI_API_KEY), or give each its script (media/<video>.<lang>.script.tsv)"
+        )
+
+
 try:
-    _language_errors = list(voice_language_errors())
+    _language_errors = [
+        *(
+            error
+            for target in TARGETS.values()
+            for error in voice_language_errors(target)
+        ),
+    ]
 except DubbingError as error:
     raise WorkflowError(str(error))
 if _language_errors:
@@ -125,13 +201,14 @@ SUBTITLE_EXTENSIONS = ("srt", "vtt")
 
 
 def all_targets():
-    """dubbed.mp4 and the language's package (results/<video>/<lang>/) for every video in media/."""
+    """dubbed.mp4 and each language's package (results/<video>/<lang>/) for every video in media/."""
     videos = sorted(
         {p.stem for ext in VIDEO_EXTENSIONS for p in Path("media").glob(f"*.{ext}")}
     )
-    lang = config["target_language"]
     return [f"results/{video}/dubbed.mp4" for video in videos] + [
-        f"results/{video}/{lang}/{video}.{lang}.m4a" for video in videos
+        f"results/{video}/{lang}/{video}.{lang}.m4a"
+        for video in videos
+        for lang in TARGETS
     ]
 
 
@@ -195,13 +272,13 @@ def asr_settings(wildcards):
     ).__dict__
 
 
-def translate_settings():
+def translate_settings(wildcards):
     return Settings.resolve(
         "translate",
         backend=config["translate_backend"],
         model=config["translate_model"],
         source_language=config["source_language"],
-        target_language=config["target_language"],
+        target_language=language_of(wildcards),
         batch_size=config["translate_batch_size"],
         **cloud_settings(),
     ).__dict__
@@ -245,6 +322,13 @@ def check_keys():
     Dry runs never get here; neither does a run whose cloud jobs are all up to date (e.g. `make plan`).
     """
     jobs = list(workflow.dag.needrun_jobs())
+    translating = {
+        language_of(job.wildcards) for job in jobs if job.rule.name == "translate"
+    }
+    for error in offline_translation_errors(
+        [l for l in TARGETS.values() if l in translating]
+    ):
+        raise WorkflowError(error)
     needed = set().union(*(keys_for(job.rule.name, job.wildcards) for job in jobs))
     # Synthesis jobs appear only after the segments checkpoint has run: if it will run and the
     # targets go beyond planning, they will follow.
@@ -262,30 +346,56 @@ def check_keys():
         )
 
 
-def report_config():
+def separated(wildcards):
+    """mix_mode separate: the original's background (its soundtrack without the voice)."""
+    if config["mix_mode"] != "separate":
+        return {}
+    return {"background": f"results/{wildcards.video}/audio/background.wav"}
+
+
+def report_config(wildcards):
     """The settings the report shows (never keys: those are not in config)."""
     keys = (
         "asr_backend",
         "translate_backend",
-        "target_language",
         "mix_mode",
         "loudness_lufs",
         "max_speedup",
         "voices",
     )
-    return {key: config.get(key) for key in keys}
+    return {key: config.get(key) for key in keys} | {
+        "target_language": language_of(wildcards)
+    }
+
+
+def dub_title(wildcards):
+    """The video's name, and with several languages the language of this dub."""
+    return f"{wildcards.video} ({language_of(wildcards)})" if MULTI else wildcards.video
 
 
 def shortened_for(wildcards):
     """shortened.tsv when a translator that can shorten lines wrote the script; a user's script is never rewritten."""
     translator = backend_info("translate", config["translate_backend"])
     if translator.shortens and not user_script(wildcards):
-        return f"results/{wildcards.video}/shortened.tsv"
+        return f"{dub_dir(wildcards)}/shortened.tsv"
     return []
 
 
 def user_script(wildcards):
-    path = Path("media") / f"{wildcards.video}.script.tsv"
+    """media/<video>.script.tsv (one language), media/<video>.<lang>.script.tsv (several): the user's script."""
+    plain = Path("media") / f"{wildcards.video}.script.tsv"
+    if not MULTI:
+        return str(plain) if plain.is_file() else None
+    if plain.is_file():
+        raise WorkflowError(
+            f"{plain}: with several target languages each has its own script, "
+            f"media/{wildcards.video}.<lang>.script.tsv; rename it for its language "
+            f"(e.g. media/{wildcards.video}.{next(iter(TARGETS))}.script.tsv)"
+        )
+    path = (
+        Path("media")
+        / f"{wildcards.video}.{languages.dub_token(wildcards.dub)}.script.tsv"
+    )
     return str(path) if path.is_file() else None
 
 
@@ -304,31 +414,80 @@ def accounting_inputs(wildcards):
     """What the word accounting compares: the script and, when it was made from speech, the transcript."""
     inputs = {
         "script": script_for(wildcards),
-        "timing": f"results/{wildcards.video}/timing.tsv",
-        "unspoken": f"results/{wildcards.video}/unspoken.tsv",
+        "timing": f"{dub_dir(wildcards)}/timing.tsv",
+        "unspoken": f"{dub_dir(wildcards)}/unspoken.tsv",
     }
     if not user_script(wildcards):
         inputs["transcript"] = f"results/{wildcards.video}/transcript.json"
     return inputs
 
 
+def dub_dirs(video):
+    """Each target language's folder, in the configured order."""
+    return [f"results/{video}{dub_of(token)}" for token in TARGETS]
+
+
+def mux_inputs(wildcards):
+    """The dubbed video takes every language's mix and subtitles. The timing, sync table and report are
+    not read: they pull the sync check and the report pieces into every dub's DAG (and so into
+    `snakemake --report`), and a strict sync check failure stops the mux."""
+    dirs = dub_dirs(wildcards.video)
+    heard = (
+        []
+        if all(
+            user_script(Wildcards(video=wildcards.video, dub=dub_of(t)))
+            for t in TARGETS
+        )
+        else [f"results/{wildcards.video}/transcript.json"]
+    )  # the language heard names the original track
+    return {
+        "media": video_for(wildcards),
+        "transcript": heard,
+        "probe": f"results/{wildcards.video}/audio/probe.json",  # which track was dubbed
+        "audio": [f"{folder}/mix.m4a" for folder in dirs],
+        "srt": [f"{folder}/dubbed.srt" for folder in dirs],
+        "timing": [f"{folder}/timing.tsv" for folder in dirs],
+        "sync": [f"{folder}/sync.tsv" for folder in dirs],
+        "report": [f"{folder}/report/summary.html" for folder in dirs],
+    }
+
+
+def package_inputs(wildcards):
+    """One language's mix, subtitles, report and sync table."""
+    folder = f"results/{wildcards.video}{dub_of(wildcards.lang)}"
+    return {
+        "media": video_for(wildcards),
+        "mix_flac": f"{folder}/mix.flac",
+        "mix_aac": f"{folder}/mix.m4a",
+        "srt": f"{folder}/dubbed.srt",
+        "report": f"{folder}/report/summary.html",
+        "sync": f"{folder}/sync.tsv",
+    }
+
+
+def first_script(wildcards):
+    """The script of the first target language (what the speakers' voice samples are cut by)."""
+    first = Wildcards(video=wildcards.video, dub=dub_of(next(iter(TARGETS))))
+    return script_for(first)
+
+
 def script_for(wildcards):
     """The user's media/<video>.script.tsv is the source of truth; else the generated one."""
-    return user_script(wildcards) or f"results/{wildcards.video}/script.tsv"
+    return user_script(wildcards) or f"{dub_dir(wildcards)}/script.tsv"
 
 
 def segment_ids(wildcards):
     """Segment ids of a video, known once the segments checkpoint has run."""
-    manifest = checkpoints.segments.get(video=wildcards.video).output[0]
+    manifest = checkpoints.segments.get(
+        video=wildcards.video, dub=wildcards.dub
+    ).output[0]
     with open(manifest, encoding="utf-8", newline="") as handle:
         return [row["id"] for row in csv.DictReader(handle, delimiter="\t")]
 
 
 def segment_jsons(wildcards):
     return expand(
-        "results/{video}/segments/{seg}.json",
-        video=wildcards.video,
-        seg=segment_ids(wildcards),
+        "{dir}/segments/{seg}.json", dir=dub_dir(wildcards), seg=segment_ids(wildcards)
     )
 
 
@@ -344,16 +503,14 @@ def synth_mode():
 def tts_wavs(wildcards):
     """Per-segment mode: each line's raw speech, the output of its own synth job."""
     return expand(
-        "results/{video}/tts/{seg}.wav",
-        video=wildcards.video,
-        seg=segment_ids(wildcards),
+        "{dir}/tts/{seg}.wav", dir=dub_dir(wildcards), seg=segment_ids(wildcards)
     )
 
 
 def synthesized(wildcards):
     """What a reader of tts/<id>.wav depends on: each line's synth job, or the video's batch (async)."""
     if synth_mode() == "async":
-        return f"results/{wildcards.video}/synth_batch.json"
+        return f"{dub_dir(wildcards)}/synth_batch.json"
     return tts_wavs(wildcards)
 
 
@@ -389,7 +546,7 @@ def fit_slots(wildcards, input):
     from dubbing.voicing import Voicing
 
     ids = [Path(path).stem for path in input.slots]
-    tts = [f"results/{wildcards.video}/tts/{seg_id}.wav" for seg_id in ids]
+    tts = [f"{dub_dir(wildcards)}/tts/{seg_id}.wav" for seg_id in ids]
     shortened = input.shortened or None
     needed = [*tts, *input.slots, *input.segments, *([shortened] if shortened else [])]
     if not all(Path(path).is_file() for path in needed):
@@ -416,7 +573,7 @@ def shorten_slots():
     return api_pool() if translator or tts_batch_slots() else 0
 
 
-def translate_slots():
+def translate_slots(wildcards):
     """Translation sends up to 4 batches at once (translate_openai.PARALLEL_BATCHES), never more than the pool."""
     cloud = backend_info("translate", config["translate_backend"]).key
     return min(4, api_pool()) if cloud else 0
@@ -429,9 +586,7 @@ def transcribe_slots(wildcards):
 
 def slot_jsons(wildcards):
     return expand(
-        "results/{video}/slots/{seg}.json",
-        video=wildcards.video,
-        seg=segment_ids(wildcards),
+        "{dir}/slots/{seg}.json", dir=dub_dir(wildcards), seg=segment_ids(wildcards)
     )
 
 
@@ -442,7 +597,8 @@ def report_sent():
     """At the end of a run: per video, the speech requests paid for in this run against its plan."""
     from dubbing.plan import planned_against_sent
 
-    for video_dir in sorted(Path("results").glob("*/")):
+    dirs = [*Path("results").glob("*/"), *Path("results").glob("*/dub-*/")]
+    for video_dir in sorted(dirs):
         line = planned_against_sent(video_dir, RUN_STARTED)
         if line:
             print(line, file=sys.stderr)

@@ -12,6 +12,9 @@ rule probe:
         "benchmarks/{video}/probe.tsv"
     conda:
         "../envs/audio.yaml"
+    params:
+        source_track=config["source_track"],  # which audio track is dubbed
+        source_language=config["source_language"],  # or the one tagged with the spoken language
     script:
         "../scripts/probe.py"
 
@@ -57,24 +60,26 @@ rule translate:
         transcript="results/{video}/transcript.json",
         audio="results/{video}/audio/source.wav",  # Whisper translates each line from its own audio
     output:
-        "results/{video}/script.tsv",
+        "results/{video}{dub}/script.tsv",
     log:
-        "logs/{video}/translate.log",
+        "logs/{video}{dub}/translate.log",
     benchmark:
-        "benchmarks/{video}/translate.tsv"
+        "benchmarks/{video}{dub}/translate.tsv"
     conda:
         "../envs/asr.yaml"
     resources:
-        api=translate_slots(),
+        api=translate_slots,
     params:
-        translate=translate_settings(),
+        translate=translate_settings,
     script:
         "../scripts/translate.py"
 
 
+# Shared by every language of a video: the speakers' samples come from the first language's script (the
+# lines' times and speakers, which every language shares).
 rule clone_voices:
     input:
-        script=script_for,
+        script=first_script,
         audio="results/{video}/audio/source.wav",
     output:
         "results/{video}/clones.json",
@@ -99,19 +104,19 @@ checkpoint segments:
     input:
         unpack(segments_inputs),
     output:
-        "results/{video}/segments.tsv",
-        voices="results/{video}/voices.tsv",
-        unspoken="results/{video}/unspoken.tsv",  # lines shown but not voiced ("[Music]")
-        pacing="results/{video}/pacing.json",  # max_speedup, for the synthesis jobs (read, not an input)
+        "results/{video}{dub}/segments.tsv",
+        voices="results/{video}{dub}/voices.tsv",
+        unspoken="results/{video}{dub}/unspoken.tsv",  # lines shown but not voiced ("[Music]")
+        pacing="results/{video}{dub}/pacing.json",  # max_speedup, for the synthesis jobs (read, not an input)
     log:
-        "logs/{video}/segments.log",
+        "logs/{video}{dub}/segments.log",
     benchmark:
-        "benchmarks/{video}/segments.tsv"
+        "benchmarks/{video}{dub}/segments.tsv"
     conda:
         "../envs/audio.yaml"
     params:
-        segment_dir="results/{video}/segments",
-        slot_dir="results/{video}/slots",
+        segment_dir="results/{video}{dub}/segments",
+        slot_dir="results/{video}{dub}/slots",
         tts=tts_settings(),  # each line's speech key goes into segments/<id>.json
         voices=config["voices"],
         voice_pool=config["voice_pool"],

@@ -14,14 +14,14 @@ if synth_mode() == "per-segment":
 
     rule synth:
         input:
-            "results/{video}/segments/{seg}.json",
+            "results/{video}{dub}/segments/{seg}.json",
         output:
-            wav="results/{video}/tts/{seg}.wav",
-            record="results/{video}/tts/{seg}.json",
+            wav="results/{video}{dub}/tts/{seg}.wav",
+            record="results/{video}{dub}/tts/{seg}.json",
         log:
-            "logs/{video}/synth/{seg}.log",
+            "logs/{video}{dub}/synth/{seg}.log",
         benchmark:
-            "benchmarks/{video}/synth/{seg}.tsv"
+            "benchmarks/{video}{dub}/synth/{seg}.tsv"
         conda:
             "../envs/tts.yaml"
         resources:
@@ -29,10 +29,10 @@ if synth_mode() == "per-segment":
         params:
             tts=tts_settings(),
             voices=config["voices"],
-            manifest="results/{video}/segments.tsv",
+            manifest="results/{video}{dub}/segments.tsv",
             cache_dir=config["cache_dir"],
             requests_per_minute=config["requests_per_minute"],  # spaced across jobs (flow.space_request)
-            pacing="results/{video}/pacing.json",  # read: a too-slow line is voiced faster at once
+            pacing="results/{video}{dub}/pacing.json",  # read: a too-slow line is voiced faster at once
         script:
             "../scripts/synth.py"
 
@@ -43,13 +43,13 @@ else:
     rule synth_batch:
         input:
             segments=segment_jsons,
-            script="results/{video}/segments.tsv",
+            script="results/{video}{dub}/segments.tsv",
         output:
-            "results/{video}/synth_batch.json",
+            "results/{video}{dub}/synth_batch.json",
         log:
-            "logs/{video}/synth_async.log",
+            "logs/{video}{dub}/synth_async.log",
         benchmark:
-            "benchmarks/{video}/synth_async.tsv"
+            "benchmarks/{video}{dub}/synth_async.tsv"
         conda:
             "../envs/tts.yaml"
         resources:
@@ -57,10 +57,10 @@ else:
         params:
             tts=tts_settings(),
             voices=config["voices"],
-            tts_dir="results/{video}/tts",
+            tts_dir="results/{video}{dub}/tts",
             cache_dir=config["cache_dir"],
             requests_per_minute=config["requests_per_minute"],
-            pacing="results/{video}/pacing.json",  # read: a too-slow line is voiced faster at once
+            pacing="results/{video}{dub}/pacing.json",  # read: a too-slow line is voiced faster at once
         script:
             "../scripts/synth_batch.py"
 
@@ -76,22 +76,22 @@ rule shorten:
         tts=synthesized,
         slots=slot_jsons,
         segments=segment_jsons,
-        script="results/{video}/segments.tsv",
+        script="results/{video}{dub}/segments.tsv",
     output:
-        "results/{video}/shortened.tsv",
+        "results/{video}{dub}/shortened.tsv",
     log:
-        "logs/{video}/shorten.log",
+        "logs/{video}{dub}/shorten.log",
     benchmark:
-        "benchmarks/{video}/shorten.tsv"
+        "benchmarks/{video}{dub}/shorten.tsv"
     conda:
         "../envs/tts.yaml"
     resources:
         api=shorten_slots(),
     params:
-        tts_dir="results/{video}/tts",
-        out_dir="results/{video}/shortened",
+        tts_dir="results/{video}{dub}/tts",
+        out_dir="results/{video}{dub}/shortened",
         max_speedup=config["max_speedup"],
-        translate=translate_settings(),
+        translate=translate_settings,
         tts=tts_settings(),
         voices=config["voices"],
         cache_dir=config["cache_dir"],
@@ -107,22 +107,22 @@ rule fit:
         tts=synthesized,
         slots=slot_jsons,
         segments=segment_jsons,
-        script="results/{video}/segments.tsv",
+        script="results/{video}{dub}/segments.tsv",
         shortened=shortened_for,
     output:
-        "results/{video}/fit.tsv",
+        "results/{video}{dub}/fit.tsv",
     log:
-        "logs/{video}/fit.log",
+        "logs/{video}{dub}/fit.log",
     benchmark:
-        "benchmarks/{video}/fit.tsv"
+        "benchmarks/{video}{dub}/fit.tsv"
     conda:
         "../envs/tts.yaml"
     threads: 2
     resources:
         api=fit_slots,
     params:
-        tts_dir="results/{video}/tts",
-        paced_dir="results/{video}/paced",
+        tts_dir="results/{video}{dub}/tts",
+        paced_dir="results/{video}{dub}/paced",
         max_speedup=config["max_speedup"],
         tts=tts_settings(),
         voices=config["voices"],
@@ -135,17 +135,17 @@ rule fit:
 rule synth_index:
     input:
         tts=synthesized,
-        script="results/{video}/segments.tsv",
+        script="results/{video}{dub}/segments.tsv",
     output:
-        "results/{video}/synth.tsv",
+        "results/{video}{dub}/synth.tsv",
     log:
-        "logs/{video}/synth_index.log",
+        "logs/{video}{dub}/synth_index.log",
     benchmark:
-        "benchmarks/{video}/synth_index.tsv"
+        "benchmarks/{video}{dub}/synth_index.tsv"
     conda:
         "../envs/audio.yaml"
     params:
-        tts_dir="results/{video}/tts",
+        tts_dir="results/{video}{dub}/tts",
     script:
         "../scripts/synth_index.py"
 
@@ -154,23 +154,24 @@ rule plan:
     input:
         segments=segment_jsons,
         slots=slot_jsons,
-        script="results/{video}/segments.tsv",
+        script="results/{video}{dub}/segments.tsv",
     output:
-        "results/{video}/plan.json",
+        "results/{video}{dub}/plan.json",
     log:
-        "logs/{video}/plan.log",
+        "logs/{video}{dub}/plan.log",
     benchmark:
-        "benchmarks/{video}/plan.tsv"
+        "benchmarks/{video}{dub}/plan.tsv"
     conda:
         "../envs/audio.yaml"
     params:
         tts=tts_settings(),
         voices=config["voices"],
-        tts_dir="results/{video}/tts",
+        tts_dir="results/{video}{dub}/tts",
         cache_dir=config["cache_dir"],
         prices=config["prices"],
         max_concurrent=config["max_concurrent"],
         max_speedup=config["max_speedup"],
+        title=dub_title,  # the video (and the language, with several)
         shortens=lambda wildcards: bool(shortened_for(wildcards)),  # a translator will say long lines shorter
     script:
         "../scripts/plan.py"

@@ -7,6 +7,7 @@ run_step(
     lambda sm: mix(
         source_wav=sm.input.source, dub_wav=sm.input.dub, dest=sm.output.flac, mode=sm.params.mode,
         duck_db=sm.params.duck_db, lufs=sm.params.lufs, aac_dest=sm.output.aac, bitrate=sm.params.bitrate,
-        threads=sm.threads, media=sm.input.media, probe_json=sm.input.probe,
+        threads=sm.threads, media=sm.input.media, probe_json=sm.input.probe, speech=sm.input.speech,
+        background=sm.input.get("background"), scores_dest=sm.output.scores, unspoken_table=sm.input.unspoken,
     ),
 )

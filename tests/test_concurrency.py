@@ -143,7 +143,7 @@ def test_seed_make_commands_work(tmp_path):
     (workdir / ".env").write_text("MAX_CONCURRENT=7\n")
     assert "max_concurrent=7" in run("full-async", "VIDEO=media/demo.mp4")
     out = run("show-logs", "WORKDIR=results/demo")
-    assert "=== logs/demo/mux.log" in out
+    assert "=== logs/demo/mux_mp4.log" in out
     out = run("full", "VIDEO=media/demo.mp4")
     assert "synth_mode=per-segment max_concurrent=1" in out
 

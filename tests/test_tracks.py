@@ -29,7 +29,7 @@ def test_a_two_track_matroska_keeps_both_original_tracks_after_the_dub(tmp_path)
     dubbed = workdir / "results" / "lesson" / "dubbed.mp4"
     audio = streams(dubbed)
     assert [(s["tags"]["language"], s["tags"]["handler_name"], s["disposition"]["default"]) for s in audio] == [
-        ("eng", "English (dub)", 1), ("spa", "Original sound 1 (spa)", 0), ("eng", "Original sound 2 (eng)", 0)]
+        ("eng", "English (dub)", 1), ("spa", "Español (original 1)", 0), ("eng", "English (original 2)", 0)]
     assert all(s["codec_name"] == "aac" for s in audio)
     # The tracks are what they say: the original speech where it was, the tone whole; the dub first.
     original = frame_rms(decode(workdir / "media" / "lesson.mkv", 16000, "a:0"), 16000, 0.05)

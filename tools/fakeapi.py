@@ -152,6 +152,7 @@ _DEFAULT_KNOBS = {
     "fail_next": (),
     "fail_text": {},
     "transcript_lines": None,
+    "translation_format": "{text} [{target}]",  # what a translation answers ({text}: the source, {target})
     "voice_pace": 1.0,  # the voices speak this many times slower than speech_duration (a voice the client mispredicts)
 }
 
@@ -1100,7 +1101,8 @@ def _chat(payload, fake, delay, fault):
     if doc.get("task") == "shorten":  # a model that keeps to the budget: whole words up to max_chars
         out = [{"id": s["id"], "text": _shorter(str(s.get("text", "")), s.get("max_chars"))} for s in segs]
     else:
-        out = [{"id": s["id"], "text": f"{s.get('source_text', '')} [{target}]"} for s in segs]
+        form = fake._knobs["translation_format"]
+        out = [{"id": s["id"], "text": form.format(text=s.get("source_text", ""), target=target)} for s in segs]
     if fault == "drop_id" and out:
         out = out[:-1]
     elif fault == "empty_text" and out:
@@ -1299,6 +1301,10 @@ class FakeAPI:
                 for needle, fault in value.items():
                     if not isinstance(needle, str) or not needle or fault not in FAULTS:
                         raise ValueError(f"fail_text needs non-empty strings -> fault names, got {needle!r}: {fault!r}")
+            elif name == "translation_format":
+                value = str(value)
+                if "{text}" not in value:
+                    raise ValueError("translation_format needs {text}")
             elif name == "transcript_lines":
                 if value is not None:
                     value = [str(line) for line in value]

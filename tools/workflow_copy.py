@@ -10,7 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "report", "Makefile",
-                  "requirements.txt", "requirements.lock")
+                  "requirements.txt", "requirements.lock", "tools/targets.py")
 
 
 def make_workdir(root, media=(), link=False):
@@ -25,6 +25,7 @@ def make_workdir(root, media=(), link=False):
         if source.is_dir():
             shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
+            (root / part).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / part)  # keeps mtimes: the Makefile sees the venv as up to date
     (root / "media").mkdir(exist_ok=True)
     for source, name in media:

@@ -35,8 +35,11 @@ def run_tool(cmd, path, what, stdin=None):
     return done.stdout
 
 
-def probe_media(path):
-    """Duration and streams of a media file; a clear error if it is not a video with sound."""
+def probe_media(path, track=-1, language=""):
+    """Duration and streams of a media file; a clear error if it is not a video with sound.
+
+    ``audio_track`` is the audio stream to dub (counted among the audio streams): ``track`` when >= 0, else
+    the first stream tagged with ``language``, else the first."""
     path = Path(path)
     if not path.is_file():
         raise DubbingError(path, "file not found")
@@ -54,15 +57,27 @@ def probe_media(path):
         raise DubbingError(path, "has no video stream; expected a video file (.mp4, .mkv, .mov, .webm)")
     if not audio:
         raise DubbingError(path, "has no audio stream, so there is no speech to dub")
-    duration = float(info.get("format", {}).get("duration") or audio[0].get("duration") or 0)
+    if track >= len(audio):
+        raise DubbingError(path, f"source_track {track}: the video has {len(audio)} audio track(s), "
+                                 f"counted from 0 (0-{len(audio) - 1})")
+    if track < 0:
+        from . import languages
+
+        tagged = [n for n, s in enumerate(audio) if languages.code(language) and
+                  languages.code((s.get("tags") or {}).get("language", "")) == languages.code(language)]
+        track = tagged[0] if tagged else 0
+    chosen = audio[track]
+    duration = float(info.get("format", {}).get("duration") or chosen.get("duration") or 0)
     if duration <= 0:
         raise DubbingError(path, "has zero length")
     return {
         "duration": round(duration, 6),
         "video_codec": video[0].get("codec_name"),
-        "audio_codec": audio[0].get("codec_name"),
-        "audio_channels": int(audio[0].get("channels") or 1),
-        "audio_sample_rate": int(audio[0].get("sample_rate") or 0),
+        "audio_track": track,
+        "audio_tracks": len(audio),
+        "audio_codec": chosen.get("codec_name"),
+        "audio_channels": int(chosen.get("channels") or 1),
+        "audio_sample_rate": int(chosen.get("sample_rate") or 0),
     }
 
 
@@ -202,13 +217,13 @@ def read_wav(path):
         return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2"), wav.getframerate()
 
 
-def extract_audio(media, dest, channels):
-    """Decode the media's first audio stream to a 48 kHz 16-bit WAV (stereo at most)."""
+def extract_audio(media, dest, channels, track=0):
+    """Decode the media's audio stream ``track`` to a 48 kHz 16-bit WAV (stereo at most)."""
     import ffmpeg  # ffmpeg-python: only this step builds its command with it
 
     with atomic_output(dest, ".wav") as tmp:
         stream = ffmpeg.input(str(media)).output(
-            str(tmp), map="0:a:0", vn=None, sn=None, acodec="pcm_s16le", ar=SAMPLE_RATE,
+            str(tmp), map=f"0:a:{track}", vn=None, sn=None, acodec="pcm_s16le", ar=SAMPLE_RATE,
             ac=min(max(channels, 1), 2), f="wav",
         )
         try:

@@ -5,7 +5,10 @@ report codes (faster-whisper) or names (OpenAI's verbose_json: ``"french"``). Ev
 as the primary code, so ``en_US`` (a Piper voice), ``en`` and ``English`` are one language.
 """
 
+import re
 import unicodedata
+
+from .errors import DubbingError
 
 # Whisper's languages (the 99 it can recognize and translate from), code -> English name.
 NAMES = {
@@ -31,6 +34,27 @@ _CODES = {name: code for code, name in NAMES.items()} | {"burmese": "my", "casti
                                                          "haitian": "ht", "moldavian": "ro", "pushto": "ps",
                                                          "sinhalese": "si", "valencian": "ca", "mandarin": "zh"}
 
+# ISO 639-1 -> 639-2/B, the tags media containers carry (MP4, Matroska); 639-2/T spellings read too.
+TAGS = {
+    "en": "eng", "es": "spa", "fr": "fre", "de": "ger", "it": "ita", "pt": "por", "nl": "dut", "ru": "rus",
+    "zh": "chi", "ja": "jpn", "ko": "kor", "ar": "ara", "hi": "hin", "pl": "pol", "tr": "tur", "sv": "swe",
+    "uk": "ukr", "cs": "cze", "el": "gre", "he": "heb", "id": "ind", "vi": "vie", "th": "tha", "ro": "rum",
+    "da": "dan", "fi": "fin", "no": "nor", "hu": "hun", "ca": "cat", "bg": "bul", "hr": "hrv", "sk": "slo",
+}
+_FROM_TAGS = {tag: code for code, tag in TAGS.items()} | {"deu": "de", "fra": "fr", "zho": "zh", "nld": "nl",
+                                                          "ces": "cs", "ell": "el", "ron": "ro", "slk": "sk"}
+
+# Track names in the language itself: a viewer picks the language they read.
+NATIVE = {
+    "en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "it": "Italiano", "pt": "Português",
+    "nl": "Nederlands", "ru": "Русский", "zh": "中文", "ja": "日本語", "ko": "한국어", "ar": "العربية",
+    "hi": "हिन्दी", "pl": "Polski", "tr": "Türkçe", "sv": "Svenska", "uk": "Українська", "cs": "Čeština",
+    "el": "Ελληνικά", "he": "עברית", "id": "Bahasa Indonesia", "vi": "Tiếng Việt", "th": "ไทย", "ro": "Română",
+    "da": "Dansk", "fi": "Suomi", "no": "Norsk", "hu": "Magyar", "ca": "Català", "bg": "Български",
+    "hr": "Hrvatski", "sk": "Slovenčina",
+}
+
+
 # Writing systems (the first word of a letter's Unicode name) a language is written in, where not Latin.
 # Latin letters are accepted in every language (names, brands, acronyms).
 _SCRIPTS = {
@@ -46,13 +70,13 @@ SCRIPTS = {code: scripts for codes, scripts in _SCRIPTS.items() for code in code
 
 
 def code(language):
-    """The primary code of a language given as a code, a tag (``en_US``, ``pt-BR``) or an English name;
-    "" when empty or unknown (the caller decides what unknown means: never guessed here)."""
+    """The primary code of a language given as a code, a tag (``en_US``, ``pt-BR``, a container's ``spa``) or
+    an English name; "" when empty or unknown (the caller decides what unknown means: never guessed here)."""
     value = (language or "").strip().lower().replace("_", "-")
     if value in _CODES:
         return _CODES[value]
     primary = value.split("-")[0]
-    return primary if primary in NAMES else ""
+    return primary if primary in NAMES else _FROM_TAGS.get(primary, "")
 
 
 def name(language):
@@ -79,3 +103,44 @@ def foreign_letters(text, language):
         if unicodedata.category(char).startswith("L") and letter_script(char) not in allowed and char not in found:
             found.append(char)
     return found
+
+
+def targets(value):
+    """The dub languages of a run, {path token: language as configured}, in order, from one language
+    (``es``), a list (``[es, de]``) or ``"es,de"``. The token names the language in paths: the language
+    as given when it is a plain word (es, en-US), else its code."""
+    items = value if isinstance(value, list) else str(value).split(",")
+    found = {}
+    for language in (str(item).strip() for item in items):
+        if not language:
+            continue
+        token = language if re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", language) else \
+            code(language) or re.sub(r"[^a-z0-9]+", "-", language.lower()).strip("-")
+        if not token:
+            raise DubbingError("config", f"target_language {language!r} is not a language")
+        twin = next((other for other in found.values() if (code(other) or other.lower()) ==
+                     (code(language) or language.lower())), None)
+        if twin:
+            raise DubbingError("config", f"target_language names {name(language)} twice ({twin} and {language})")
+        found[token] = language
+    if not found:
+        raise DubbingError("config", "target_language is empty; give a language (es) or a list ([es, de, fr])")
+    return found
+
+
+DUB_FOLDER = "/dub-"  # results/<video>/dub-<lang>/: one language's files, when a run has several
+
+
+def dub_folder(token, several):
+    """Where a language's dub lives below results/<video>: "" (there) with one language, "/dub-<lang>" with several."""
+    return f"{DUB_FOLDER}{token}" if several else ""
+
+
+def dub_pattern(tokens, several):
+    """The regular expression of the `dub` wildcard: one of the languages' folders, or only "" with one."""
+    return f"{re.escape(DUB_FOLDER)}(?:{'|'.join(re.escape(token) for token in tokens)})" if several else "(?:)"
+
+
+def dub_token(dub):
+    """The language token of a `dub` wildcard ("" for the one language's)."""
+    return dub[len(DUB_FOLDER):] if dub else ""

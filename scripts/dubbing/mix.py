@@ -39,15 +39,15 @@ def duck_envelope(dub_path, duck_db):
     return gain_from_levels(wav_levels(dub_path, BLOCK), duck_db)
 
 
-def gain_from_levels(level, duck_db):
+def gain_from_levels(level, duck_db, lead=LEAD_BLOCKS, hold=HOLD_BLOCKS):
     """Gain curve from block RMS levels (int16 scale): dilated speech mask, smoothed ramps."""
     active = level > 32768 * 10 ** (ACTIVE_DB / 20)
     if not active.any():
         return np.ones(level.size, dtype=np.float32)
     # Dilate the mask: LEAD before each active block, HOLD after it.
-    kernel = np.ones(LEAD_BLOCKS + HOLD_BLOCKS + 1, dtype=np.float32)
+    kernel = np.ones(lead + hold + 1, dtype=np.float32)
     spread = np.convolve(active.astype(np.float32), kernel, mode="full")
-    spread = spread[LEAD_BLOCKS : LEAD_BLOCKS + level.size] > 0
+    spread = spread[lead : lead + level.size] > 0
     target = np.where(spread, np.float32(10 ** (-duck_db / 20)), np.float32(1.0))
     ramp = np.ones(RAMP_BLOCKS, dtype=np.float32) / RAMP_BLOCKS
     padded = np.concatenate([np.full(RAMP_BLOCKS, target[0]), target, np.full(RAMP_BLOCKS, target[-1])])
@@ -70,6 +70,83 @@ def gain_samples(gain, first, n):
     values = gain[np.minimum(np.arange(k, k + -(-n // BLOCK) + 1), gain.size - 1)].astype(np.float32)
     ramp = np.arange(BLOCK, dtype=np.float32) / np.float32(BLOCK)
     return (values[:-1, None] + (values[1:] - values[:-1])[:, None] * ramp).reshape(-1)[:n]
+
+
+def span_blocks(spans, blocks):
+    """Per 10 ms block, 1.0 inside ``spans`` ([(start, end)] seconds) and 0.0 outside, with RAMP_BLOCKS ramps."""
+    target = np.zeros(max(blocks, int(max((end for _start, end in spans), default=0) * 100) + 1), np.float32)
+    for start, end in spans:
+        target[int(start * 100):int(np.ceil(end * 100))] = 1.0
+    ramp = np.ones(RAMP_BLOCKS, dtype=np.float32) / RAMP_BLOCKS
+    padded = np.concatenate([np.zeros(RAMP_BLOCKS, np.float32), target, np.zeros(RAMP_BLOCKS, np.float32)])
+    return np.clip(np.convolve(padded, ramp, mode="same")[RAMP_BLOCKS:-RAMP_BLOCKS], 0, 1).astype(np.float32)
+
+
+def restore(background, source, weight, dest):
+    """``background`` with ``source`` faded in where ``weight`` (per 10 ms block) is 1, streamed to ``dest``."""
+    with wave.open(str(background), "rb") as wav:
+        channels = wav.getnchannels()
+    with wave.open(str(dest), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        frame = 0
+        for bed, original in zip(read_chunks(background, CHUNK_FRAMES), read_chunks(source, CHUNK_FRAMES)):
+            n = min(len(bed), len(original))
+            w = gain_samples(weight, frame, n)[:, None]
+            mixed = bed[:n].astype(np.float32) * (1 - w) + original[:n, :channels].astype(np.float32) * w
+            out.writeframes(np.clip(np.round(mixed), -32768, 32767).astype("<i2").tobytes())
+            frame += n
+
+
+def speech_blocks(speech, blocks):
+    """Whether the original speaks in each 10 ms block (``speech``: its voice-activity probabilities, 32 ms)."""
+    from . import vad
+
+    probs = vad.probabilities_of(speech)
+    if not probs.size:
+        return np.zeros(blocks, bool)
+    frame_of_block = np.minimum((np.arange(blocks) / 100 / vad.FRAME_SECONDS).astype(int), probs.size - 1)
+    return probs[frame_of_block] > vad.THRESHOLD
+
+
+def speech_gain(speech, duck_db):
+    """Per-10-ms-block gain lowering the background by ``duck_db`` where the original speaks, with the duck's
+    lead, hold and ramps; None without ``speech``."""
+    if speech is None:
+        return None
+    from . import vad
+
+    blocks = int(vad.probabilities_of(speech).size * vad.FRAME_SECONDS * 100)
+    level = np.where(speech_blocks(speech, blocks), np.float32(32767), np.float32(0))
+    return gain_from_levels(level, duck_db, lead=4, hold=6)  # only over the voice: the music between is kept
+
+
+def _db(numerator, denominator):
+    if denominator <= 0:
+        return None
+    return round(10 * math.log10(numerator / denominator), 1) if numerator > 0 else None
+
+
+def scores(gain, source_path, speech, background=None):
+    """What is left of the original voice and of its background, in dB against the original.
+
+    ``voice_left_db``: where the original speaks, the level of its voice in the mix against the source (None:
+    none left, or, separated, not measurable here). ``background_kept_db``: where nobody speaks, the level of
+    what is under the dub against the source (0: all of it). ``gain``: per 10 ms block (None: replaced).
+    Ducked, both follow from the gain and the source's level. Separated (``background``: the original without
+    its voice), the background kept is measured from it; the voice left is not: what the separator missed
+    cannot be told from the voice it found (its own estimate was 10-16 dB too hopeful on real mixes), so it is
+    measured where the truth is known, in docs/BENCHMARKS.md ("Keeping the music")."""
+    level = wav_levels(source_path, BLOCK).astype(np.float64) ** 2
+    talk = speech_blocks(speech, level.size)
+    g2 = np.zeros(level.size) if gain is None else \
+        np.pad(gain, (0, max(0, level.size - gain.size)), constant_values=1.0)[: level.size].astype(np.float64) ** 2
+    bed = level if background is None else \
+        np.pad(wav_levels(background, BLOCK).astype(np.float64) ** 2, (0, level.size))[: level.size]
+    voice = None if background is not None else _db(np.sum(g2[talk] * level[talk]), np.sum(level[talk]))
+    return {"voice_left_db": voice, "background_kept_db": _db(np.sum(g2[~talk] * bed[~talk]), np.sum(level[~talk])),
+            "original_speech_seconds": round(float(np.sum(talk)) * 0.01, 2)}
 
 
 CENTRE = 2  # 5.1 channel order FL FR FC LFE BL BR: the dialogue is in FC
@@ -216,11 +293,11 @@ def _limiter(true_peak=TRUE_PEAK_DB):
 SURROUND_CHANNELS = 6  # a 5.1 source keeps 5.1: its dub replaces only the dialogue of the centre channel
 
 
-def decode_surround(media, dest):
-    """A 5.1 source's first audio track as a 48 kHz 6-channel 16-bit WAV at ``dest``, in the order FL FR FC LFE
+def decode_surround(media, dest, track=0):
+    """A 5.1 source's audio track ``track`` as a 48 kHz 6-channel 16-bit WAV at ``dest``, in the order FL FR FC LFE
     BL BR. Streamed through Python's ``wave`` writer: ffmpeg's own WAV of more than two channels is
     WAVE_FORMAT_EXTENSIBLE, which ``wave`` cannot read back."""
-    cmd = FFMPEG + ["-i", str(media), "-map", "0:a:0", "-vn", "-sn", "-ac", str(SURROUND_CHANNELS), "-ar",
+    cmd = FFMPEG + ["-i", str(media), "-map", f"0:a:{track}", "-vn", "-sn", "-ac", str(SURROUND_CHANNELS), "-ar",
                     str(SAMPLE_RATE), "-f", "s16le", "-"]
     with tempfile.TemporaryFile() as err, wave.open(str(dest), "wb") as out:
         out.setnchannels(SURROUND_CHANNELS)
@@ -236,7 +313,7 @@ def decode_surround(media, dest):
 
 
 def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1, media=None,
-              source_channels=2):
+              source_channels=2, source_track=0, background=None, speech=None, kept=()):
     """Mix ``dub_path`` over ``source_path`` and write a loudness-normalized FLAC to ``dest`` and AAC to ``aac_dest``.
 
     A 5.1 ``media`` (``source_channels`` 6) is mixed in its own layout: the dub into the centre channel, only the
@@ -249,24 +326,49 @@ def write_mix(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrat
     would push over TRUE_PEAK_DB (what loudnorm did, without its 192 kHz resampling). The
     limiter's 16-bit output goes to the FLAC and, read by a thread, to the AAC encoders
     (``threads`` of them on pieces of the track, see aac.py), which run beside the FLAC one.
+
+    ``mode`` separate: the dub goes over ``background`` (the original without its voice, separate.py), lowered
+    by ``duck_db`` where the original speaks (``speech``: its voice-activity probabilities) or the dub does.
+    A 5.1 source in that mode keeps its five other channels and replaces the centre (the dialogue channel).
+    ``kept``: [(start, end)] seconds of lines marked keep_original: no dub there, so the original is heard
+    (ducked: nothing to duck under; separated: the original itself, not the background, at full level).
+    Returns the loudness measured and the gain per 10 ms block the original (or background) was given
+    (None: replaced).
     """
+    if mode == "separate" and not (media is not None and source_channels == SURROUND_CHANNELS):
+        also = speech_gain(speech, duck_db)
+        if not kept:
+            return _write(background, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate, threads, None, also)
+        weight = span_blocks(kept, max(also.size if also is not None else 0, 1))
+        if also is not None:
+            also = np.maximum(also, weight[: also.size])  # the kept original is not lowered
+        with scratch_file(Path(dest).with_name("bed.wav"), ".wav") as bed:
+            restore(background, source_path, weight, bed)
+            return _write(bed, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate, threads, None, also)
+    if mode == "separate":
+        mode = "replace"  # 5.1: the centre carries the dialogue; the other channels carry the music
     with contextlib.ExitStack() as stack:
         centre = None
         if media is not None and source_channels == SURROUND_CHANNELS:
             # Not named after dest: its atomic write clears dest's scratch files.
             source_path, centre = stack.enter_context(scratch_file(Path(dest).with_name("surround.wav"), ".wav")), CENTRE
-            decode_surround(media, source_path)
+            decode_surround(media, source_path, source_track)
             bitrate = f"{int(str(bitrate).rstrip('kK')) * 3}k"
             log.info("5.1 source: the dub goes into the centre channel; the other channels are kept")
         return _write(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate, threads, centre)
 
 
-def _write(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate, threads, centre):
+def _write(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate, threads, centre, also=None):
+    """``also``: a gain per block to apply as well (the lower of the two wins)."""
     with wave.open(str(source_path), "rb") as wav:
         channels, total = wav.getnchannels(), wav.getnframes()
     with wave.open(str(dub_path), "rb") as wav:
         total = min(total, wav.getnframes())
-    gain = duck_envelope(dub_path, duck_db) if mode == "duck" else None
+    gain = duck_envelope(dub_path, duck_db) if mode in ("duck", "separate") else None
+    if also is not None and gain is not None:
+        n = max(gain.size, also.size)
+        gain = np.minimum(np.pad(gain, (0, n - gain.size), constant_values=1.0),
+                          np.pad(also, (0, n - also.size), constant_values=1.0))
     stats = measure_loudness(prefetch(mixed_chunks(source_path, dub_path, mode, gain, centre)), channels, source_path)
     level = np.float32(normalizing_gain(stats, lufs))
     log.info("measured loudness (%d channels): %s; gain %.2f dB to %s LUFS", channels, stats, 20 * math.log10(level),
@@ -283,4 +385,4 @@ def _write(source_path, dub_path, dest, mode, duck_db, lufs, aac_dest, bitrate, 
             _pipe(cmd, normalized, "mixing", dest, reader=aac.feed)
             aac.finish()
             log.info("AAC encoded in %d piece(s) at once", len(aac.plan))
-    return stats
+    return stats, gain

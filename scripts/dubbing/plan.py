@@ -139,7 +139,9 @@ def planned_against_sent(video_dir, since):
     requests, characters = sent_since(video_dir, since)
     if not requests:
         return None
-    line = f"{Path(video_dir).name}: {requests} speech request(s) sent, {characters} characters"
+    folder = Path(video_dir)
+    name = f"{folder.parent.name} ({folder.name[len('dub-'):]})" if folder.name.startswith("dub-") else folder.name
+    line = f"{name}: {requests} speech request(s) sent, {characters} characters"
     try:
         planned = json.loads((Path(video_dir) / "plan.json").read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):

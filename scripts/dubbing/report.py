@@ -26,16 +26,18 @@ def speech_regions(levels, threshold_db, frame=FRAME, merge_gap=0.3):
     return [(round(s * frame, 3), round(e * frame, 3)) for s, e in regions]
 
 
-def original_speech(source_wav):
-    """Speech regions of the original audio, as the voice-activity detector hears them (dubbing.vad)."""
+def original_speech(source):
+    """Speech regions of the original audio (a file, or its stored probabilities), as the voice-activity detector
+    hears them (dubbing.vad)."""
     from . import vad
 
-    return vad.speech(vad.file_probabilities(source_wav))
+    return vad.speech(vad.probabilities_of(source))
 
 
-def timeline_figure(source_wav, sync_rows, dest, title):
+def timeline_figure(source_wav, sync_rows, dest, title, speech=None):
     """Original speech, script slots, and each dubbed line where it was found in the dub track, one lane each.
 
+    ``speech``: the original's stored speech probabilities (else heard from ``source_wav``).
     A thin line joins each slot's start to where its dubbed line really starts (the displacement);
     green: in sync, orange: early or late, red: the part running into the next line, or a line missing.
     """
@@ -49,7 +51,7 @@ def timeline_figure(source_wav, sync_rows, dest, title):
     duration = frames / rate
     fig, ax = plt.subplots(figsize=(min(40, max(10, duration / 6)), 3.2))
     lanes = {"original speech": 2, "script slots": 1, "dubbed speech (found)": 0}
-    ax.broken_barh([(s, e - s) for s, e in original_speech(source_wav)], (2 - 0.35, 0.7), color="#9aa5b1")
+    ax.broken_barh([(s, e - s) for s, e in original_speech(speech or source_wav)], (2 - 0.35, 0.7), color="#9aa5b1")
     # Where the original starts speaking near each line, joined to where its dub starts (sync.against_original).
     versus = [row for row in sync_rows if row.get("original_onset") is not None and row["measured_start"] is not None]
     ax.add_collection(LineCollection([((row["original_onset"], 2 - 0.35), (row["measured_start"], 0.35))
@@ -129,7 +131,25 @@ def _words_section(words, esc):
             f"{lost}</ul>" + (f"<ul>{left_out}</ul>" if left_out else ""))
 
 
-def summary_page(dest, video, summary, rows, settings, synth_index, config, voices=(), words=None, figure=None):
+def _under_dub_section(scores, esc):
+    """What is left of the original under the dub (mix.json: mix.scores)."""
+    if not scores:
+        return ""
+    mode = scores.get("mix_mode", "")
+
+    def level(value, none):
+        return none if value is None else f"{value:+.1f} dB"
+
+    voice = level(scores.get("voice_left_db"), "none" if mode == "replace" else
+                  "not measurable here (see docs/BENCHMARKS.md, \"Keeping the music\")")
+    return (f"<h3>The original under the dub ({esc(mode)})</h3><ul>"
+            f"<li><span class=\"k\">original voice left, where it speaks</span> {esc(voice)}</li>"
+            f"<li><span class=\"k\">background kept, where nobody speaks</span> "
+            f"{esc(level(scores.get('background_kept_db'), 'none'))}</li></ul>")
+
+
+def summary_page(dest, video, summary, rows, settings, synth_index, config, voices=(), words=None, figure=None,
+                 mix_scores=None):
     """A self-contained HTML page: sync summary, backends and voices, requests vs cache, per-line table."""
     sources = [line.split("\t")[2] for line in Path(synth_index).read_text().splitlines()[1:]]
     cached = sources.count("cache")
@@ -173,7 +193,7 @@ td,th{{border:1px solid #ccc;padding:3px 6px;font-size:90%;vertical-align:top}}t
 <li><span class="k">lines sped up</span> {summary['sped_up']} of {summary['segments']} (at most {summary['max_speedup']}×)</li>
 <li><span class="k">speech time / slot time</span> {summary['speech_seconds']} s / {summary['slot_seconds']} s</li></ul>
 {_original_section(summary, num)}
-{_words_section(words, esc)}<h3>Voices and backends</h3>
+{_words_section(words, esc)}{_under_dub_section(mix_scores, esc)}<h3>Voices and backends</h3>
 <ul><li><span class="k">speech synthesis</span> {esc(settings['backend'])} {esc(settings['model'])}</li>
 {voice_lines}
 <li><span class="k">transcript</span> {esc(config['asr_backend'])}; <span class="k">translation</span> {esc(config['translate_backend'])} → {esc(config['target_language'])}</li>

@@ -18,6 +18,11 @@ from .errors import DubbingError
 log = logging.getLogger("dubbing")
 
 COLUMNS = ("id", "start", "end", "speaker", "source_text", "text")
+# Optional: a line marked here is not dubbed; the original is heard there (its text stays in the subtitles).
+KEEP = "keep_original"
+KEEP_WORDS = {"": False, "no": False, "0": False, "false": False, "n": False,
+              "yes": True, "1": True, "true": True, "y": True, "x": True, "keep": True}
+KEPT = "keep original (the original is heard)"  # the reason unspoken.tsv gives
 REQUIRED = ("id", "start", "end", "text")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -31,17 +36,19 @@ class Segment:
     text: str
     speaker: str = ""
     source_text: str = ""
+    keep_original: bool = False
     line: int = field(default=0, compare=False)  # the script file's line it was read from (0 = not from a file)
 
     @property
     def duration(self):
         return self.end - self.start
 
-    def as_row(self):
+    def as_row(self, columns=COLUMNS):
         row = asdict(self)
         row["start"] = f"{self.start:.3f}"
         row["end"] = f"{self.end:.3f}"
-        return {column: row[column] for column in COLUMNS}
+        row[KEEP] = "yes" if self.keep_original else ""
+        return {column: row[column] for column in columns}
 
 
 def clean_text(text):
@@ -132,6 +139,9 @@ def parse_script(text, path="<script>"):
         end = round(_number(row.get("end"), "end", where, path), 3) + 0.0
         if end <= start:
             raise DubbingError(path, f"{where}: end {end:.3f} is not after start {start:.3f}")
+        keep = (row.get(KEEP) or "").strip().lower()
+        if keep not in KEEP_WORDS:
+            raise DubbingError(path, f"{where}: {KEEP} {row.get(KEEP)!r} is not yes or no (leave it empty for no)")
         text_value = clean_text(row.get("text"))
         if not speakable(text_value):
             raise DubbingError(path, f"{where}: text is empty{' (only invisible characters)' if text_value else ''} "
@@ -144,6 +154,7 @@ def parse_script(text, path="<script>"):
                 text=text_value,
                 speaker=clean_text(row.get("speaker")),
                 source_text=clean_text(row.get("source_text")),
+                keep_original=KEEP_WORDS[keep],
                 line=line_no,
             )
         )
@@ -289,4 +300,5 @@ def format_script(segments):
     """Script TSV text (tabs and newlines inside fields are already collapsed by clean_text)."""
     from .tables import format_table
 
-    return format_table(COLUMNS, [seg.as_row() for seg in segments])
+    columns = COLUMNS + ((KEEP,) if any(seg.keep_original for seg in segments) else ())
+    return format_table(columns, [seg.as_row(columns) for seg in segments])

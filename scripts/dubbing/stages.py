@@ -33,10 +33,10 @@ def _load(path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def probe(media, dest):
+def probe(media, dest, source_track=-1, source_language=""):
     from . import audio
 
-    info = audio.probe_media(media)
+    info = audio.probe_media(media, source_track, source_language)
     log.info("%s: %s", media, info)
     write_text_atomic(dest, _dump(info))
 
@@ -44,7 +44,8 @@ def probe(media, dest):
 def extract_audio(media, probe_json, dest):
     from . import audio
 
-    audio.extract_audio(media, dest, _load(probe_json)["audio_channels"])
+    info = _load(probe_json)
+    audio.extract_audio(media, dest, info["audio_channels"], info.get("audio_track", 0))
 
 
 def transcribe(source_wav, subtitles_path, dest, settings):
@@ -151,14 +152,14 @@ def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, v
 
     from . import backends, fitting, jobs, rates, speakers
     from .cache import SpeechCache
-    from .script import UNSPOKEN_COLUMNS, check_within, format_script, long_lines, read_script, spoken_text
+    from .script import KEPT, UNSPOKEN_COLUMNS, check_within, format_script, long_lines, read_script, spoken_text
 
     segments = read_script(script_path)
     duration = _load(probe_json)["duration"]
     check_within(segments, duration, script_path)
     voiced, unspoken = [], []
     for seg in segments:
-        said, reason = spoken_text(seg.text)
+        said, reason = ("", KEPT) if seg.keep_original else spoken_text(seg.text)
         if said:
             voiced.append(dataclasses.replace(seg, text=said))
         else:
@@ -168,8 +169,8 @@ def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, v
                  "; ".join(f"{row['id']} {row['text']!r} ({row['reason']})" for row in unspoken[:5])
                  + (" ..." if len(unspoken) > 5 else ""))
     if not voiced:
-        raise DubbingError(script_path, f"nothing to voice: all {len(segments)} line(s) are markers or punctuation "
-                                        "(e.g. [Music]); there is no speech to dub")
+        raise DubbingError(script_path, f"nothing to voice: all {len(segments)} line(s) are markers, punctuation "
+                                        f"(e.g. [Music]) or marked {'keep_original'}; there is no speech to dub")
     if unspoken_table:
         tables.write_table(unspoken_table, UNSPOKEN_COLUMNS, unspoken)
     segments = voiced
@@ -422,25 +423,63 @@ def _many_speakers(segments):
 
 
 def mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate="192k", threads=1, media=None,
-        probe_json=None):
-    """The dub over the original; a 5.1 source (probe: 6 channels) is mixed in 5.1 from ``media`` itself."""
+        probe_json=None, background=None, speech=None, scores_dest=None, unspoken_table=None):
+    """The dub over the original (or, separate, over its ``background``); a 5.1 source (probe: 6 channels) is
+    mixed in 5.1 from ``media`` itself. ``scores_dest``: what is left of the original voice and background."""
     from . import mix
 
-    channels = _load(probe_json)["audio_channels"] if probe_json else 2
-    mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate, threads, media=media,
-                  source_channels=channels)
+    from .script import KEPT
+
+    info = _load(probe_json) if probe_json else {}
+    kept = [(float(row["start"]), float(row["end"])) for row in (read_tsv(unspoken_table) if unspoken_table else [])
+            if row["reason"] == KEPT]
+    _stats, gain = mix.write_mix(source_wav, dub_wav, dest, mode, duck_db, lufs, aac_dest, bitrate, threads,
+                                 media=media, source_channels=info.get("audio_channels", 2),
+                                 source_track=info.get("audio_track", 0), background=background, speech=speech,
+                                 kept=kept)
+    if scores_dest:
+        separated = mode == "separate" and info.get("audio_channels", 2) <= 2
+        result = {"mix_mode": mode, **mix.scores(gain, source_wav, speech, background if separated else None)}
+        log.info("original voice left %s dB, background kept %s dB", result["voice_left_db"],
+                 result["background_kept_db"])
+        write_text_atomic(scores_dest, _dump(result))
 
 
-def mux(media, mix_audio_path, srt, dest, language, bitrate):
+def mux(media, mixes, srts, dest, languages, bitrate, default="", probe_json=None, source_language="",
+        transcript_json=None):
+    """The dubbed video: each language's mix and subtitles (in the order of ``languages``) and the originals;
+    the original track that was dubbed is named by ``source_language``, else by the language heard."""
     from . import mux
 
-    mux.mux(media, mix_audio_path, srt, dest, language, bitrate)
+    if not len(mixes) == len(srts) == len(languages):
+        raise DubbingError(dest, f"{len(languages)} language(s) but {len(mixes)} mix(es) and {len(srts)} subtitle file(s)")
+    container = "mkv" if str(dest).endswith(".mkv") else "mp4"
+    track = _load(probe_json).get("audio_track", 0) if probe_json else 0
+    if not source_language and transcript_json:
+        source_language = _load(transcript_json).get("language") or ""
+    mux.mux(media, list(zip(languages, mixes, srts)), dest, bitrate, default=default, container=container,
+            source_track=track, source_language=source_language)
+
+
+def separate(source_wav, background_dest, voice_dest):
+    """The original's soundtrack without its voice, and the voice (mix_mode separate)."""
+    from . import separate
+
+    separate.separate(source_wav, background_dest, voice_dest)
+
+
+def original_speech(source_wav, dest):
+    """The original's speech probabilities, heard once for every language's sync check and report."""
+    from . import vad
+
+    vad.save_probabilities(source_wav, dest)
 
 
 def sync_check(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, tolerance, strict, source_wav=None):
     """Find each fitted line in the dub track (sync.measure); warn (or fail, if strict) naming the lines out of
-    tolerance, running into the next line, or missing. With ``source_wav``, also measure the dub against the
-    original's speech (sync.against_original)."""
+    tolerance, running into the next line, or missing. With ``source_wav`` (the original, or its speech
+    probabilities from ``original_speech``), also measure the dub against the original's speech
+    (sync.against_original)."""
     from . import fit, sync, vad
     from .script import read_script
 
@@ -460,7 +499,7 @@ def sync_check(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, to
     lines.sort(key=lambda line: (line["slot_start"], line["start"]))
     rows, summary = sync.measure(dub_wav, lines, tolerance)
     if source_wav:
-        rows, versus = sync.against_original(vad.file_probabilities(source_wav), vad.file_probabilities(dub_wav), rows)
+        rows, versus = sync.against_original(vad.probabilities_of(source_wav), vad.file_probabilities(dub_wav), rows)
         summary.update(versus)
     tables.write_table(table, list(sync.LineSync.__dataclass_fields__), sync.as_dicts(rows))
     write_text_atomic(summary_json, _dump(summary))
@@ -486,7 +525,8 @@ def account_words(script_path, timing_tsv, unspoken_tsv, words_dest, summary_des
 
 
 def report_pieces(source_wav, table, summary_json, synth_index, figure, page, video, tts, config, voices_table=None,
-                  words_json=None):
+                  words_json=None, speech=None, mix_json=None):
+    """The timeline figure and the summary page; ``speech``: the original's stored speech probabilities."""
     from . import report
 
     rows = read_tsv(table)
@@ -494,10 +534,10 @@ def report_pieces(source_wav, table, summary_json, synth_index, figure, page, vi
         for key in ("slot_start", "slot_end", "placed_start", "measured_start", "measured_end", "onset_error",
                     "displacement", "speedup", "overlap", "match", "original_onset", "vs_original"):
             row[key] = float(row[key]) if row.get(key, "") != "" else None
-    report.timeline_figure(source_wav, rows, figure, f"{video}: original speech, script slots, dubbed speech")
+    report.timeline_figure(source_wav, rows, figure, f"{video}: original speech, script slots, dubbed speech", speech)
     voices = read_tsv(voices_table) if voices_table else []
     report.summary_page(page, video, _load(summary_json), rows, tts, synth_index, config, voices,
-                        _load(words_json) if words_json else None, figure)
+                        _load(words_json) if words_json else None, figure, _load(mix_json) if mix_json else None)
 
 
 def package(*, media, mix_flac, mix_aac, srt, report, sync, language, audio_dest, srt_dest, vtt_dest, report_dest,

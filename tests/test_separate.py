@@ -1,0 +1,68 @@
+"""mix_mode separate: the original's voice taken out, its music kept, on real speech over real music."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import DATA, REPO, frame_rms, make_workdir, run_snakemake
+
+sys.path.insert(0, str(REPO / "tools"))
+from bench_separation import SPEECH, db, material, separated  # noqa: E402  (the benchmark's own measurement)
+
+MUSIC = DATA / "music" / "drascula_track6_excerpt.ogg"
+
+
+def test_separation_leaves_the_music_and_takes_the_voice_20_db_down():
+    """JFK over the Drascula score at equal loudness: the true voice and music through the workflow's mask."""
+    voice, music, talk = material(SPEECH["JFK speech"])
+    background, voice_left, music_left = separated(voice, music)
+    duck = 10 ** (-6 / 20)  # separate_duck_db where the original speaks
+    assert db(duck * voice_left[talk], voice[talk]) <= -20.0
+    assert db(duck * music_left[talk], music[talk]) >= -8.0  # the music stays while the voice speaks
+    assert abs(db(music_left[~talk], music[~talk])) <= 3.0  # and where nobody speaks
+    assert np.allclose(background, voice_left + music_left, atol=1e-4)  # the mask is linear: nothing else
+
+
+@pytest.mark.e2e
+def test_separate_mode_dubs_over_the_music_without_the_voice(tmp_path):
+    workdir = make_workdir(tmp_path / "wf")
+    voice, music, talk = material(SPEECH["JFK speech"])
+    track = np.stack([voice + music, voice + music], axis=1)
+    wav = tmp_path / "track.wav"
+    from dubbing import audio
+
+    audio.write_wav(wav, (track * 32767).astype(np.int16).reshape(-1), 48000, channels=2)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=160x120:r=10", "-i", str(wav),
+                    "-shortest", "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                    "-b:a", "192k", str(workdir / "media" / "clip.mp4")], check=True)
+    (workdir / "media" / "clip.script.tsv").write_text(
+        "id\tstart\tend\ttext\n0001\t0.40\t2.40\tAnd so, my fellow Americans.\n", encoding="utf-8")
+    run_snakemake(workdir, "results/clip/dubbed.mp4", "--config", "mix_mode=separate")
+    results = workdir / "results" / "clip"
+    scores = json.loads((results / "mix.json").read_text())
+    assert scores["mix_mode"] == "separate" and scores["voice_left_db"] is None  # not measurable without the truth
+    assert abs(scores["background_kept_db"]) <= 3.0  # the music where nobody speaks is kept
+    page = (results / "report" / "summary.html").read_text(encoding="utf-8")
+    assert "The original under the dub (separate)" in page and "background kept, where nobody speaks" in page
+    # In the background (what the dub is laid over), the music's level where nobody speaks is the source's,
+    # and where the voice speaks the track lost the voice: about the music's own level, not the source's.
+    bed = frame_rms(_decode(results / "audio" / "background.wav"), 16000, 0.02)
+    source = frame_rms(_decode(results / "audio" / "source.wav"), 16000, 0.02)
+    frames = talk[::960][: min(bed.size, source.size)]
+    n = frames.size
+    quiet, speaking = ~frames, frames
+    assert abs(20 * np.log10(np.sqrt(np.mean(bed[:n][quiet] ** 2)) / np.sqrt(np.mean(source[:n][quiet] ** 2)))) <= 1.5
+    assert 20 * np.log10(np.sqrt(np.mean(bed[:n][speaking] ** 2)) / np.sqrt(np.mean(source[:n][speaking] ** 2))) <= -2.0
+    # The same video ducked: only the mix runs again, and its scores say how much voice the duck leaves.
+    done = run_snakemake(workdir, "results/clip/dubbed.mp4", "--config", "mix_mode=duck")
+    assert "rule separate" not in done.stdout
+    ducked = json.loads((results / "mix.json").read_text())
+    assert ducked["mix_mode"] == "duck" and -18.5 < ducked["voice_left_db"] < -0.5
+
+
+def _decode(path):
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-ac", "1", "-ar", "16000", "-f",
+                          "f32le", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(out, dtype="<f4")
