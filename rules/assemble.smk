@@ -100,6 +100,8 @@ rule separate:
     conda:
         "../envs/audio.yaml"
     threads: 2  # one channel on each
+    params:
+        cache_dir=config["cache_dir"],  # separation/<audio's hash>/: the same sound is separated once
     script:
         "../scripts/separate.py"
 

@@ -80,7 +80,7 @@ rule translate:
 rule clone_voices:
     input:
         script=first_script,
-        audio="results/{video}/audio/source.wav",
+        audio="results/{video}/audio/voice.wav",  # the original's voice without its music (separate)
     output:
         "results/{video}/clones.json",
     log:

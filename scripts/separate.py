@@ -6,5 +6,6 @@ run_step(
     snakemake,
     lambda sm: separate(
         source_wav=sm.input[0], background_dest=sm.output.background, voice_dest=sm.output.voice,
+        cache_dir=sm.params.cache_dir,
     ),
 )

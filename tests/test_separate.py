@@ -55,6 +55,11 @@ def test_separate_mode_dubs_over_the_music_without_the_voice(tmp_path):
     quiet, speaking = ~frames, frames
     assert abs(20 * np.log10(np.sqrt(np.mean(bed[:n][quiet] ** 2)) / np.sqrt(np.mean(source[:n][quiet] ** 2)))) <= 1.5
     assert 20 * np.log10(np.sqrt(np.mean(bed[:n][speaking] ** 2)) / np.sqrt(np.mean(source[:n][speaking] ** 2))) <= -2.0
+    # Separated once: made again (the files deleted), it comes from the cache by the audio's content.
+    for name in ("background.wav", "voice.wav"):
+        (results / "audio" / name).unlink()
+    run_snakemake(workdir, "results/clip/audio/background.wav", "--config", "mix_mode=separate")
+    assert "from the cache" in (workdir / "logs" / "clip" / "separate.log").read_text()
     # The same video ducked: only the mix runs again, and its scores say how much voice the duck leaves.
     done = run_snakemake(workdir, "results/clip/dubbed.mp4", "--config", "mix_mode=duck")
     assert "rule separate" not in done.stdout

