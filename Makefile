@@ -33,7 +33,7 @@ ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT) $(LANG_SET)
 SYNC := --config synth_mode=per-segment max_concurrent=1 $(LANG_SET)
 LANG_CONFIG := $(if $(LANGUAGES),--config $(LANG_SET))
 
-.PHONY: package clones clones-delete voices voices-forget soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+.PHONY: browser-deps review package clones clones-delete voices voices-forget soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help setup-slurm lock-slurm test-slurm
 
 help:
@@ -46,6 +46,7 @@ help:
 	@echo "make debug-synth-async VIDEO=... [MAX_CONCURRENT=3]  verbose async synthesis -> logs/<video>/synth_async.log"
 	@echo "make full / make synth VIDEO=...  the same, one request at a time"
 	@echo "make package VIDEO=... [LANGUAGE=es]  results/<video>/<lang>/ for each language (or LANGUAGE): audio at the video's length, SRT, WebVTT, report"
+	@echo "make review VIDEO=... [LANGUAGE=es] [PORT=8765]  review the dub in the browser: hear, edit, re-dub (127.0.0.1 only)"
 	@echo "make show-logs VIDEO=... (or WORKDIR=results/<video>)  the video's logs"
 	@echo "make plan VIDEO=... [PLAN_CONFIG='--config tts_backend=openai']  what synthesis would send and cost"
 	@echo "make cache-stats / make cache-prune DAYS=30   the shared synthesis cache (cache/)"
@@ -65,6 +66,13 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing $$missing (apt-get)"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# The review page's tests run in Debian's Chromium through its chromedriver (never a downloaded browser).
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing chromium chromium-driver (apt-get, for the review page's tests)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
 	fi
 
 $(VENV)/.installed: requirements.lock
@@ -109,6 +117,12 @@ package: setup
 		$(call per_language,'results/{video}/{lang}/{video}.{lang}.m4a') $(LANG_CONFIG)
 	@for folder in $(call per_language,'results/{video}/{lang}/'); do \
 		echo "package: $$folder"; done
+
+# The review page serves 127.0.0.1 only, at a URL with a random token it prints (tools/review.py).
+PORT ?= 0
+review: setup
+	$(VENV)/bin/python tools/review.py "$(NAME)" --port $(PORT) --cores $(CORES) $(if $(LANGUAGE),--language $(LANGUAGE)) \
+		$(if $(LANGUAGES),--config "target_language=[$(LANGUAGES)]")
 
 full: setup
 	$(SNAKEMAKE) --cores $(CORES) "results/$(NAME)/dubbed.mp4" $(SYNC)
@@ -162,7 +176,7 @@ test-slurm: setup-slurm
 	bash tools/ci/slurm_up.sh
 	$(VENV)/bin/python -m pytest -m slurm -v
 
-test: setup
+test: setup browser-deps
 	$(VENV)/bin/python -m pytest
 
 plan: setup

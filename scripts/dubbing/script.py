@@ -23,6 +23,8 @@ KEEP = "keep_original"
 KEEP_WORDS = {"": False, "no": False, "0": False, "false": False, "n": False,
               "yes": True, "1": True, "true": True, "y": True, "x": True, "keep": True}
 KEPT = "keep original (the original is heard)"  # the reason unspoken.tsv gives
+# Optional: the voice that says this line, instead of its speaker's (a backend voice name, or a Piper .onnx path).
+VOICE = "voice"
 REQUIRED = ("id", "start", "end", "text")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -37,6 +39,7 @@ class Segment:
     speaker: str = ""
     source_text: str = ""
     keep_original: bool = False
+    voice: str = ""
     line: int = field(default=0, compare=False)  # the script file's line it was read from (0 = not from a file)
 
     @property
@@ -49,6 +52,11 @@ class Segment:
         row["end"] = f"{self.end:.3f}"
         row[KEEP] = "yes" if self.keep_original else ""
         return {column: row[column] for column in columns}
+
+    @property
+    def where(self):
+        """How an error names this line: its line in the script file and its id."""
+        return f"line {self.line} (id {self.id})" if self.line else f"id {self.id}"
 
 
 def clean_text(text):
@@ -155,6 +163,7 @@ def parse_script(text, path="<script>"):
                 speaker=clean_text(row.get("speaker")),
                 source_text=clean_text(row.get("source_text")),
                 keep_original=KEEP_WORDS[keep],
+                voice=clean_text(row.get(VOICE)),
                 line=line_no,
             )
         )
@@ -300,5 +309,6 @@ def format_script(segments):
     """Script TSV text (tabs and newlines inside fields are already collapsed by clean_text)."""
     from .tables import format_table
 
-    columns = COLUMNS + ((KEEP,) if any(seg.keep_original for seg in segments) else ())
+    columns = (COLUMNS + ((KEEP,) if any(seg.keep_original for seg in segments) else ())
+               + ((VOICE,) if any(seg.voice for seg in segments) else ()))
     return format_table(columns, [seg.as_row(columns) for seg in segments])

@@ -184,7 +184,21 @@ def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, v
     unnamed = jobs.voice_settings(tts, "", voices).voice
 
     def voice_of(seg):
+        if seg.voice:  # the script's own voice for this line
+            return seg.voice
         return chosen[seg.speaker][0] if seg.speaker in chosen else unnamed
+
+    if tts.backend == "piper":
+        from .backends import tts_piper
+
+        for seg in segments:
+            if seg.voice:
+                try:
+                    tts_piper.voice_files(seg.voice)
+                except DubbingError:
+                    raise DubbingError(script_path, f"{seg.where}: voice {seg.voice!r} is not a Piper voice here (a "
+                                                    "bundled name such as en_US-joe-medium, or a path to a .onnx "
+                                                    "voice with its .onnx.json)") from None
 
     if chosen:
         log.info("voices: %s", speakers.describe(chosen))

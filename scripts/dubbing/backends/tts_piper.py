@@ -54,9 +54,8 @@ def unpronounceable(segments, voice_of, path):
         foreign = languages.foreign_letters(seg.text, language)
         if foreign:
             script = languages.letter_script(foreign[0]).title()
-            where = f"line {seg.line} (id {seg.id})" if seg.line else f"id {seg.id}"
             word = next(word.strip(".,;:!?\"'()") for word in seg.text.split() if foreign[0] in word)
-            raise DubbingError(path, f"{where}: {script} letters ({word}) that the Piper voice "
+            raise DubbingError(path, f"{seg.where}: {script} letters ({word}) that the Piper voice "
                                      f"{Path(voice).name or 'en_US-joe-medium'} ({languages.name(language)}) cannot "
                                      "pronounce; translate the line (translate_backend), or voice it with a voice "
                                      "for its language (voices:/tts_voice, or a cloud tts_backend)")
