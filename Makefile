@@ -33,7 +33,7 @@ ASYNC := --config synth_mode=async max_concurrent=$(MAX_CONCURRENT) $(LANG_SET)
 SYNC := --config synth_mode=per-segment max_concurrent=1 $(LANG_SET)
 LANG_CONFIG := $(if $(LANGUAGES),--config $(LANG_SET))
 
-.PHONY: browser-deps review package clones clones-delete voices voices-forget soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
+.PHONY: bench-review browser-deps review package clones clones-delete voices voices-forget soak unlock lock plan cache-stats cache-prune bench bench-realspeech bench-scale setup system-deps demo dub full full-async synth synth-async debug-synth-async show-logs \
 	dry-run dag test clean help setup-slurm lock-slurm test-slurm
 
 help:
@@ -56,6 +56,7 @@ help:
 	@echo "make bench-realspeech           timing on real recordings (overlaps, onset errors, speed-ups)"
 	@echo "make soak [SOAK_ARGS=...]       1,000 lines through injected faults and SIGKILLs (reliability report)"
 	@echo "make unlock VIDEO=...           release Snakemake's lock after a killed run, then rerun"
+	@echo "make bench-review               the review page: one edit re-dubbed (3-min video), 600 lines opened"
 	@echo "make bench-scale                time and memory per stage for 10/30/60-minute lectures"
 	@echo "make dry-run VIDEO=...          show what would run;  make dag VIDEO=... -> results/<video>/dag.svg"
 
@@ -119,9 +120,9 @@ package: setup
 		echo "package: $$folder"; done
 
 # The review page serves 127.0.0.1 only, at a URL with a random token it prints (tools/review.py).
-PORT ?= 0
+PORT ?=
 review: setup
-	$(VENV)/bin/python tools/review.py "$(NAME)" --port $(PORT) --cores $(CORES) $(if $(LANGUAGE),--language $(LANGUAGE)) \
+	$(VENV)/bin/python tools/review.py "$(NAME)" $(if $(PORT),--port $(PORT)) --cores $(CORES) $(if $(LANGUAGE),--language $(LANGUAGE)) \
 		$(if $(LANGUAGES),--config "target_language=[$(LANGUAGES)]")
 
 full: setup
@@ -209,6 +210,10 @@ bench: setup
 # Timing on real recordings of people (../shared/realspeech): overlaps, onset errors, speed-ups.
 bench-realspeech: setup
 	$(VENV)/bin/python tools/bench_realspeech.py
+
+# The review page: edit one line and re-dub a 3-minute lecture; open 600 lines (about 8 minutes).
+bench-review: setup browser-deps
+	$(VENV)/bin/python tools/bench_review.py
 
 # Scale benchmark: 10-, 30- and 60-minute synthetic lectures end to end (about 40 minutes here);
 # e.g. BENCH_SCALE_ARGS="--minutes 5,10 --backends piper" for a quick look.

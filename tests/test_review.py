@@ -32,9 +32,9 @@ CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 class Server:
     """``tools/review.py`` of a workflow copy, started as `make review` starts it."""
 
-    def __init__(self, workdir, video="lesson"):
+    def __init__(self, workdir, video="lesson", port=0):
         self.workdir = Path(workdir)
-        self.process = subprocess.Popen([sys.executable, "tools/review.py", video, "--port", "0", "--cores", "2"],
+        self.process = subprocess.Popen([sys.executable, "tools/review.py", video, "--port", str(port), "--cores", "2"],
                                         cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         env=clean_env(), start_new_session=True)
         first = self.process.stdout.readline()
@@ -372,3 +372,44 @@ def test_one_redub_at_a_time_and_a_killed_redub_is_reported_and_recovered(server
     done = server.wait_redub()
     assert done["state"] == "done", done
     assert "Clouds bring the rain." in (workdir / "results/lesson/dubbed.srt").read_text(encoding="utf-8")
+
+
+def test_unsaved_edits_survive_a_killed_server_and_are_saved_after_a_restart(chromium, server, workdir):
+    page = open_page(chromium, server)
+    set_field(page, "0006", "text", "See you next time.")
+    wait_for(lambda: chromium.find_element("id", "save").text == "Save (1)", "the edit")
+    os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    wait_for(lambda: "does not answer" in status(page), "the page to say the server stopped", timeout=20)
+    assert not (workdir / "media/lesson.script.tsv").exists()
+    # make review again (the same port: a video's port is derived from its name, so the page's origin is the
+    # same): the new page has the edit back, and saves it.
+    again = Server(workdir, port=server.port)
+    try:
+        page = open_page(chromium, again)
+        assert "restored 1 unsaved edit(s)" in status(page)
+        assert field(page, "0006", "text").get_attribute("value") == "See you next time."
+        click(page, "save")
+        wait_for(lambda: "saved 1 line(s)" in status(page), "the save")
+        assert script_rows(workdir / "media/lesson.script.tsv")["0006"].text == "See you next time."
+        page = open_page(chromium, again)  # saved: nothing left to restore
+        assert "restored" not in status(page)
+    finally:
+        again.stop()
+
+
+def test_each_video_gets_the_same_port_every_time(workdir):
+    first = subprocess.Popen([sys.executable, "tools/review.py", "lesson"], cwd=workdir, stdout=subprocess.PIPE,
+                             text=True, env=clean_env(), start_new_session=True)
+    try:
+        port = re.search(r":(\d+)/", first.stdout.readline()).group(1)
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        first.wait()
+    again = subprocess.Popen([sys.executable, "tools/review.py", "lesson"], cwd=workdir, stdout=subprocess.PIPE,
+                             text=True, env=clean_env(), start_new_session=True)
+    try:
+        assert re.search(r":(\d+)/", again.stdout.readline()).group(1) == port
+    finally:
+        os.killpg(again.pid, signal.SIGTERM)
+        again.wait()

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import DATA, api_env, make_workdir, run_snakemake
+from conftest import DATA, MEDIA, api_env, make_workdir, run_snakemake
 from test_diarize import DIARIZE, make_video
 
 from dubbing import speakers
@@ -188,3 +188,40 @@ def test_diane_keeps_her_voice_across_a_series_and_make_voices_lists_it(tmp_path
                    check=True, capture_output=True)
     assert "Diane" not in subprocess.run([sys.executable, str(REPO / "tools" / "speaker_voices.py"), "list"],
                                          cwd=workdir, capture_output=True, text=True, check=True).stdout
+
+
+def test_a_line_with_its_own_voice_is_said_in_it_and_only_it_is_voiced_again_when_it_changes(api, tmp_path):
+    from dubbing.script import format_script, parse_script
+
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / "demo.mp4", "lesson.mp4")])
+    script = (MEDIA / "demo.script.tsv").read_text(encoding="utf-8")
+    lines = script.splitlines()
+    with_voice = "\n".join([lines[0] + "\tvoice"] + [line + ("\tnova" if line.startswith("0003\t") else "\t")
+                                                      for line in lines[1:]]) + "\n"
+    segments = parse_script(with_voice)
+    assert [seg.voice for seg in segments] == ["", "", "nova", "", "", ""]
+    assert parse_script(format_script(segments)) == segments  # the column round-trips
+    (workdir / "media" / "lesson.script.tsv").write_text(with_voice, encoding="utf-8")
+    run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", env=api_env(api))
+    spoken = {r["json"]["input"]: r["json"]["voice"] for r in api.requests if r["path"] == "/v1/audio/speech"}
+    third = segments[2].text
+    assert spoken[third] == "nova" and {v for t, v in spoken.items() if t != third} == {"alloy"}, spoken
+    # Another voice for that line: exactly that line is sent again, in the new voice.
+    before = len(api.requests)
+    (workdir / "media" / "lesson.script.tsv").write_text(with_voice.replace("\tnova", "\tonyx"), encoding="utf-8")
+    run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", "tts_backend=openai", env=api_env(api))
+    again = [r["json"] for r in api.requests[before:] if r["path"] == "/v1/audio/speech"]
+    assert [(r["input"], r["voice"]) for r in again] == [(third, "onyx")]
+
+
+def test_a_piper_voice_that_is_not_here_is_refused_naming_the_line(tmp_path):
+    workdir = make_workdir(tmp_path / "wf", [(MEDIA / "demo.mp4", "lesson.mp4")])
+    lines = (MEDIA / "demo.script.tsv").read_text(encoding="utf-8").splitlines()
+    (workdir / "media" / "lesson.script.tsv").write_text(
+        "\n".join([lines[0] + "\tvoice"] + [line + ("\tde_DE-thorsten" if line.startswith("0002\t") else "\t")
+                                            for line in lines[1:]]) + "\n", encoding="utf-8")
+    result = run_snakemake(workdir, "results/lesson/dubbed.mp4", check=False)
+    assert result.returncode != 0
+    assert ("media/lesson.script.tsv: line 3 (id 0002): voice 'de_DE-thorsten' is not a Piper voice here"
+            in result.stdout), result.stdout[-3000:]
+    assert not (workdir / "results" / "lesson" / "tts").exists()

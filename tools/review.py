@@ -1,6 +1,6 @@
 """Review and fix a dub in the browser: ``make review VIDEO=media/<video>.mp4``.
 
-    python tools/review.py VIDEO [--language es] [--port 0] [--cores 5] [--config KEY=VALUE ...]
+    python tools/review.py VIDEO [--language es] [--port N] [--cores 5] [--config KEY=VALUE ...]
 
 Serves one page on 127.0.0.1 only, at a URL with a random token that it prints; every request without
 the token, from another origin or for another host name is refused (403). The page shows the dubbed
@@ -10,6 +10,7 @@ workflow, never a second pipeline. Stop it with Ctrl-C.
 """
 
 import argparse
+import hashlib
 import hmac
 import logging
 import secrets
@@ -143,7 +144,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video", help="media/<video>.mp4 or the video's name")
     parser.add_argument("--language", default="", help="the target language to review (default: the first)")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port on 127.0.0.1; 0: any free one (default: one derived from the video's name, "
+                             "else any free one)")
     parser.add_argument("--cores", default="5")
     parser.add_argument("--config", nargs="*", default=[], help="KEY=VALUE as for snakemake --config")
     args = parser.parse_args(argv)
@@ -163,7 +166,14 @@ def main(argv=None):
         command += ["--config", *args.config]
     token = secrets.token_urlsafe(24)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # request lines would print the token
-    server = make_server("127.0.0.1", args.port, None, threaded=True)
+    server = None
+    if args.port is None:  # the same port for the same video each time: the page's origin, and its unsaved edits, stay
+        stable = 20000 + int(hashlib.sha256(f"{name}/{dub.language}".encode()).hexdigest(), 16) % 10000
+        try:
+            server = make_server("127.0.0.1", stable, None, threaded=True)
+        except OSError:
+            server = None  # taken: any free port
+    server = server or make_server("127.0.0.1", args.port or 0, None, threaded=True)
     server.app = create_app(dub, review.Redub(dub, command), token, server.server_port)
     print(f"review {name}{' (' + dub.language + ')' if dub.several else ''}: "
           f"http://127.0.0.1:{server.server_port}/?token={token}", flush=True)

@@ -20,7 +20,13 @@ async function api(path, body) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
-  const response = await fetch(path, options);
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (error) {
+    return { ok: false, status: 0, data: { error: "the review server does not answer (stopped?): your unsaved edits "
+      + "are kept in this browser; start make review again and open its new URL to save them" } };
+  }
   let data = {};
   try { data = await response.json(); } catch (e) { data = { error: `${response.status} ${response.statusText}` }; }
   return { ok: response.ok, status: response.status, data };
@@ -41,18 +47,56 @@ function el(tag, props, children) {
 
 const fmt = (seconds) => (seconds === null || seconds === undefined || seconds === "") ? "" : Number(seconds).toFixed(3);
 
+function same(field, a, b) {
+  if (field === "keep_original") return Boolean(a) === Boolean(b);
+  if (field === "start" || field === "end") return Number(a).toFixed(3) === Number(b).toFixed(3);
+  return String(a ?? "").trim() === String(b ?? "").trim();
+}
+
 function editedFields(line) {
   const base = state.base.get(line.id);
-  return FIELDS.filter((field) => {
-    if (field === "keep_original") return Boolean(line[field]) !== Boolean(base[field]);
-    if (field === "start" || field === "end") return Number(line[field]).toFixed(3) !== Number(base[field]).toFixed(3);
-    return String(line[field] ?? "").trim() !== String(base[field] ?? "").trim();
-  });
+  return FIELDS.filter((field) => !same(field, line[field], base[field]));
 }
 
 const dirtyLines = () => state.lines.filter((line) => editedFields(line).length);
 
+// Unsaved edits are kept in this browser (the page's origin is the same after a restart of the server, whose
+// port is derived from the video), so a stopped server or a closed tab loses nothing.
+const draftKey = () => `review-draft:${state.data.video}:${state.data.language}`;
+
+function keepDraft() {
+  if (!state.data) return;
+  const edits = dirtyLines().map((line) => {
+    const fields = editedFields(line);
+    const base = state.base.get(line.id);
+    return { id: line.id, base: Object.fromEntries(fields.map((f) => [f, base[f]])),
+      new: Object.fromEntries(fields.map((f) => [f, line[f]])) };
+  });
+  try {
+    if (edits.length) localStorage.setItem(draftKey(), JSON.stringify(edits));
+    else localStorage.removeItem(draftKey());
+  } catch (error) { /* storage full or disabled: the edits are still in the page */ }
+}
+
+function restoreDraft() {
+  let edits = [];
+  try { edits = JSON.parse(localStorage.getItem(draftKey()) || "[]"); } catch (error) { edits = []; }
+  let restored = 0;
+  for (const edit of edits) {
+    const line = state.lines.find((l) => l.id === edit.id);
+    if (!line) continue;
+    const base = state.base.get(line.id);
+    for (const [field, value] of Object.entries(edit.new)) {
+      // Only onto the value it was made from: a field changed in the file since is left as the file has it.
+      if (FIELDS.includes(field) && same(field, base[field], edit.base[field])) line[field] = value;
+    }
+    if (editedFields(line).length) { line.changed = true; restored += 1; }
+  }
+  return restored;
+}
+
 function updateDirty() {
+  keepDraft();
   const dirty = dirtyLines().length;
   $("save").disabled = dirty === 0;
   $("save").textContent = dirty ? `Save (${dirty})` : "Save";
@@ -65,6 +109,7 @@ async function load(message) {
   state.version = data.version;
   state.lines = data.lines;
   state.base = new Map(data.lines.map((line) => [line.id, Object.fromEntries(FIELDS.map((f) => [f, line[f]]))]));
+  const restored = restoreDraft();
   document.title = `Review: ${data.video}`;
   $("title").textContent = `Review: ${data.video}` + (data.language ? ` → ${data.language}` : "");
   $("scriptinfo").textContent = data.script_exists
@@ -77,7 +122,12 @@ async function load(message) {
   renderTable();
   updateDirty();
   drawAll();
-  if (message) say(message, "ok");
+  if (restored) {
+    say(`restored ${restored} unsaved edit(s) from before (not yet saved: Save or Re-dub keeps them)`, "ok");
+    scheduleCosts();
+  } else if (message) {
+    say(message, "ok");
+  }
 }
 
 function voiceSelect(line) {
@@ -236,6 +286,7 @@ async function save() {
     return status === 0;
   }
   const count = edits.length;
+  try { localStorage.removeItem(draftKey()); } catch (error) { /* nothing kept */ }
   await load(`saved ${count} line(s) to ${data.script}` + (data.merged ? " (merged with changes made in another program)" : ""));
   return true;
 }
@@ -407,7 +458,8 @@ function setupTimeline() {
 
 async function checkDisk() {
   if (state.running || !state.data) return;
-  const { ok, data } = await api(url("/api/version"));
+  const { ok, status, data } = await api(url("/api/version"));
+  if (status === 0) { say(data.error, "error"); return; }
   if (!ok || data.version === state.version) return;
   if (dirtyLines().length) {
     say(`${state.data.script} was changed in another program: your unsaved edits stay here and are merged on Save `
@@ -430,5 +482,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   const { data } = await api(url("/api/redub"));
   if (data && data.state === "running") watch();
   setInterval(checkDisk, 2000);
+  document.body.dataset.readyMs = performance.now().toFixed(1);  // since navigation started
   document.body.dataset.ready = "yes";
 });
