@@ -399,17 +399,36 @@ def test_unsaved_edits_survive_a_killed_server_and_are_saved_after_a_restart(chr
 
 
 def test_each_video_gets_the_same_port_every_time(workdir):
-    first = subprocess.Popen([sys.executable, "tools/review.py", "lesson"], cwd=workdir, stdout=subprocess.PIPE,
+    name = f"talk{os.getpid()}"  # a name no other run of this test uses at the same time
+    (workdir / "results" / name).mkdir()
+    shutil.copy(workdir / "results/lesson/script.tsv", workdir / "results" / name / "script.tsv")
+    first = subprocess.Popen([sys.executable, "tools/review.py", name], cwd=workdir, stdout=subprocess.PIPE,
                              text=True, env=clean_env(), start_new_session=True)
     try:
         port = re.search(r":(\d+)/", first.stdout.readline()).group(1)
     finally:
         os.killpg(first.pid, signal.SIGTERM)
         first.wait()
-    again = subprocess.Popen([sys.executable, "tools/review.py", "lesson"], cwd=workdir, stdout=subprocess.PIPE,
+    again = subprocess.Popen([sys.executable, "tools/review.py", name], cwd=workdir, stdout=subprocess.PIPE,
                              text=True, env=clean_env(), start_new_session=True)
     try:
         assert re.search(r":(\d+)/", again.stdout.readline()).group(1) == port
     finally:
         os.killpg(again.pid, signal.SIGTERM)
         again.wait()
+
+
+def test_with_several_languages_each_is_reviewed_in_its_own_folder_and_script(tmp_path):
+    from dubbing.errors import DubbingError
+    from dubbing.review import Dub
+
+    dub = Dub(tmp_path, "lesson", {"target_language": ["es", "de"]}, "de")
+    assert (dub.folder, dub.script, dub.target) == (tmp_path / "results/lesson/dub-de",
+                                                     tmp_path / "media/lesson.de.script.tsv", "results/lesson/dubbed.mp4")
+    assert Dub(tmp_path, "lesson", {"target_language": ["es", "de"]}).language == "es"
+    one = Dub(tmp_path, "lesson", {"target_language": "es"})
+    assert (one.folder, one.script) == (tmp_path / "results/lesson", tmp_path / "media/lesson.script.tsv")
+    with pytest.raises(DubbingError, match="fr is not a target language of this run"):
+        Dub(tmp_path, "lesson", {"target_language": ["es", "de"]}, "fr")
+    with pytest.raises(DubbingError, match=r"no script yet: dub the video once"):
+        one.state()
