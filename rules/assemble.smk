@@ -89,7 +89,8 @@ rule mix:
 # scripts/dubbing/separate.py), once per video for every language.
 rule separate:
     input:
-        "results/{video}/audio/source.wav",
+        source="results/{video}/audio/source.wav",
+        speech="results/{video}/audio/speech.npy",  # where the original speaks: the local duck where unsure
     output:
         background="results/{video}/audio/background.wav",
         voice="results/{video}/audio/voice.wav",

@@ -5,7 +5,7 @@ from dubbing.step import run_step
 run_step(
     snakemake,
     lambda sm: separate(
-        source_wav=sm.input[0], background_dest=sm.output.background, voice_dest=sm.output.voice,
-        cache_dir=sm.params.cache_dir,
+        source_wav=sm.input.source, background_dest=sm.output.background, voice_dest=sm.output.voice,
+        cache_dir=sm.params.cache_dir, speech=sm.input.speech,
     ),
 )

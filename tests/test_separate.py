@@ -9,19 +9,22 @@ import pytest
 from conftest import DATA, REPO, frame_rms, make_workdir, run_snakemake
 
 sys.path.insert(0, str(REPO / "tools"))
-from bench_separation import SPEECH, db, material, separated  # noqa: E402  (the benchmark's own measurement)
+from bench_separation import SPEECH, db, local_duck, material, separated  # noqa: E402  (the benchmark's own)
 
 MUSIC = DATA / "music" / "drascula_track6_excerpt.ogg"
 
 
 def test_separation_leaves_the_music_and_takes_the_voice_20_db_down():
-    """JFK over the Drascula score at equal loudness: the true voice and music through the workflow's mask."""
+    """JFK over the Drascula score at equal loudness: the true voice and music through the workflow's mask, its
+    speech-band duck where the model is unsure and the mix's local duck, both where the workflow hears speech."""
     voice, music, talk = material(SPEECH["JFK speech"])
-    background, voice_left, music_left = separated(voice, music)
-    duck = 10 ** (-6 / 20)  # separate_duck_db where the original speaks
-    assert db(duck * voice_left[talk], voice[talk]) <= -20.0
-    assert db(duck * music_left[talk], music[talk]) >= -8.0  # the music stays while the voice speaks
-    assert abs(db(music_left[~talk], music[~talk])) <= 3.0  # and where nobody speaks
+    _background, mask_only, _music, _probs = separated(voice, music, unsure=False)
+    background, voice_left, music_left, probs = separated(voice, music)
+    duck = local_duck(probs, voice.size)  # separate_duck_db where the VAD hears the original
+    assert db((duck * voice_left)[talk], voice[talk]) <= -20.0
+    assert db(voice_left[talk], voice[talk]) <= db(mask_only[talk], voice[talk]) - 0.5  # the unsure duck helps
+    assert db((duck * music_left)[talk], music[talk]) >= -8.0  # the music stays while the voice speaks
+    assert abs(db((duck * music_left)[~talk], music[~talk])) <= 3.0  # and where nobody speaks
     assert np.allclose(background, voice_left + music_left, atol=1e-4)  # the mask is linear: nothing else
 
 
@@ -71,3 +74,32 @@ def _decode(path):
     out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-ac", "1", "-ar", "16000", "-f",
                           "f32le", "-"], capture_output=True, check=True).stdout
     return np.frombuffer(out, dtype="<f4")
+
+
+def test_streamed_separation_with_its_local_duck_equals_the_whole_file_computation(tmp_path):
+    """Blocks of 9.6 s, each masked with a window of context and the VAD's frames on one absolute grid, give
+    the background a whole-file computation gives (to the 16-bit sample)."""
+    from dubbing import audio, separate, vad
+
+    voice, music, _talk = material(SPEECH["JFK speech"])
+    track = np.tile(voice + music, 2)[: 22 * 48000]  # three blocks
+    wav = tmp_path / "source.wav"
+    audio.write_wav(wav, (track * 32767).astype(np.int16), 48000)
+    probs = vad.file_probabilities(wav)
+    assert probs.size and (probs >= vad.THRESHOLD).mean() > 0.2  # the duck has somewhere to act
+    separate.separate(wav, tmp_path / "bg.wav", tmp_path / "voice.wav", speech=probs)
+    streamed = audio.decode_mono(tmp_path / "bg.wav", 48000).astype(np.float32) / 32768
+
+    mix = np.frombuffer(wav.read_bytes()[44:], "<i2").astype(np.float32) / 32768
+    enhancer = separate.Enhancer()
+    padded = np.pad(mix, (0, (-mix.size - separate.DELAY) % separate.FRAME + separate.DELAY))
+    estimate = enhancer.process(padded)[separate.DELAY:separate.DELAY + mix.size]
+    enhancer.close()
+    pad = separate.WINDOW
+    parts = [np.pad(x, (pad, pad + (-x.size) % separate.HOP)) for x in (mix, estimate)]
+    talking = separate.frames_talking(probs, -pad, (parts[0].size - separate.WINDOW) // separate.HOP + 1)
+    whole = separate.background_of(*parts, talking=talking)[pad:pad + mix.size]
+    assert streamed.size == whole.size
+    # To the 16-bit sample, but the last window: past the end the stream has the model's own tail, the
+    # reference zeros.
+    assert np.max(np.abs(streamed - whole)[: -separate.WINDOW]) <= 2 / 32768

