@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import wav_info, wav_levels
+from .audio import wav_info
 from .files import atomic_output
 
 FRAME = 0.01  # seconds per level frame of the original's speech lane
