@@ -152,7 +152,7 @@ def wait_for(condition, what, timeout=60):
 def row(browser, seg_id):
     from selenium.webdriver.common.by import By
 
-    return browser.find_element(By.CSS_SELECTOR, f'tr[data-id="{seg_id}"]')
+    return browser.find_element(By.CSS_SELECTOR, f'.line[data-id="{seg_id}"]')
 
 
 def field(browser, seg_id, name):
@@ -221,7 +221,7 @@ def test_in_chromium_a_line_is_heard_edited_and_redubbed_voicing_only_that_line(
     generated = script_rows(workdir / "results/lesson/script.tsv")
     before = {seg_id: line_audio(workdir, seg_id) for seg_id in ("0002", "0003")}
     page = open_page(chromium, server)
-    assert len(page.find_elements(By.CSS_SELECTOR, "#lines tbody tr")) == len(generated)
+    assert len(page.find_elements(By.CSS_SELECTOR, "#rows .line")) == len(generated)
     assert "made from results/lesson/script.tsv on the first save" in page.find_element(By.ID, "scriptinfo").text
 
     # Play the original of line 0002: the page fetches just that line and plays it.

@@ -78,7 +78,7 @@ def redub_one_line(root, driver):
     process, url = serve(work, name)
     try:
         open_seconds = open_page(driver, url)
-        first = driver.find_element(By.CSS_SELECTOR, "#lines tbody tr:nth-child(7) textarea")
+        first = driver.find_element(By.CSS_SELECTOR, "#rows .line:nth-child(7) textarea")
         first.send_keys(" Indeed.")
         started = time.monotonic()
         driver.find_element(By.ID, "redub").click()
@@ -109,7 +109,7 @@ def large_page(root, driver, minutes):
         redraw = in_page(driver, "drawAll()")
         zoom = in_page(driver, "document.getElementById('detail').dispatchEvent(new WheelEvent('wheel', "
                                "{deltaY: -100, clientX: 300, cancelable: true}))")
-        keystroke = in_page(driver, "const a = document.querySelector('#lines tbody tr:nth-child(300) textarea'); "
+        keystroke = in_page(driver, "const a = document.querySelector('#rows .line:nth-child(300) textarea'); "
                                     "a.value += 'x'; a.dispatchEvent(new Event('input'))")
     finally:
         process.terminate()

@@ -168,7 +168,8 @@ function renderPlaced(cell, line) {
 }
 
 function buildRow(line) {
-  const tr = el("tr");
+  const tr = el("div", { className: "line" });
+  tr.setAttribute("role", "row");
   tr.dataset.id = line.id;
   const start = el("input", { className: "time", type: "number", step: "0.001", min: "0", value: line.start });
   const end = el("input", { className: "time", type: "number", step: "0.001", min: "0", value: line.end });
@@ -193,14 +194,14 @@ function buildRow(line) {
   const playDub = el("button", { type: "button", textContent: "▶ dub", className: "play-dub",
     disabled: line.placed_start === null });
   playDub.addEventListener("click", () => play("dub", line));
-  const textCell = el("td", { className: "text" }, [text]);
+  const textCell = el("div", { className: "text" }, [text]);
   if (line.source_text) textCell.append(el("div", { className: "source", textContent: line.source_text }));
   textCell.append(el("div", { className: "err" }));
-  const placed = el("td", { className: "placed" });
-  const cost = el("td", { className: "cost" });
-  tr.append(el("td", { className: "id", textContent: line.id }), el("td", {}, [start]), el("td", {}, [end]),
-    el("td", {}, [speaker]), el("td", {}, [voice]), textCell, el("td", {}, [keep]),
-    el("td", {}, [playOriginal, el("br"), playDub]), placed, cost);
+  const placed = el("div", { className: "placed" });
+  const cost = el("div", { className: "cost" });
+  tr.append(el("div", { className: "id", textContent: line.id }), el("div", {}, [start]), el("div", {}, [end]),
+    el("div", {}, [speaker]), el("div", {}, [voice]), textCell, el("div", {}, [keep]),
+    el("div", {}, [playOriginal, el("br"), playDub]), placed, cost);
   tr.addEventListener("focusin", () => select(line.id, false));
   state.rows.set(line.id, { tr, placed, cost, error: textCell.querySelector(".err") });
   renderPlaced(placed, line);
@@ -215,7 +216,7 @@ function markRow(line) {
 }
 
 function renderTable() {
-  const body = document.querySelector("#lines tbody");
+  const body = $("rows");
   state.rows.clear();
   const fragment = document.createDocumentFragment();
   for (const line of state.lines) fragment.append(buildRow(line));
@@ -482,6 +483,9 @@ document.addEventListener("DOMContentLoaded", async () => {
   const { data } = await api(url("/api/redub"));
   if (data && data.state === "running") watch();
   setInterval(checkDisk, 2000);
-  document.body.dataset.readyMs = performance.now().toFixed(1);  // since navigation started
-  document.body.dataset.ready = "yes";
+  // Ready once the lines and the timeline are laid out and painted (the frame after the next one starts).
+  requestAnimationFrame(() => setTimeout(() => {
+    document.body.dataset.readyMs = performance.now().toFixed(1);  // since navigation started
+    document.body.dataset.ready = "yes";
+  }, 0));
 });
