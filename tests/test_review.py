@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MEDIA, clean_env, decode, make_workdir, run_snakemake
+from conftest import API_KEY, MEDIA, api_env, clean_env, decode, make_workdir, run_snakemake
 
 from dubbing.script import parse_script
 
@@ -32,11 +32,12 @@ CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 class Server:
     """``tools/review.py`` of a workflow copy, started as `make review` starts it."""
 
-    def __init__(self, workdir, video="lesson", port=0):
+    def __init__(self, workdir, video="lesson", port=0, config=(), env=None):
         self.workdir = Path(workdir)
-        self.process = subprocess.Popen([sys.executable, "tools/review.py", video, "--port", str(port), "--cores", "2"],
-                                        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        env=clean_env(), start_new_session=True)
+        extra = ["--config", *config] if config else []
+        self.process = subprocess.Popen([sys.executable, "tools/review.py", video, "--port", str(port), "--cores", "2",
+                                         *extra], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, env=env or clean_env(), start_new_session=True)
         first = self.process.stdout.readline()
         found = re.search(r"(http://127\.0\.0\.1:(\d+))/\?token=(\S+)", first)
         assert found, f"no URL printed: {first!r}"
@@ -432,3 +433,33 @@ def test_with_several_languages_each_is_reviewed_in_its_own_folder_and_script(tm
         Dub(tmp_path, "lesson", {"target_language": ["es", "de"]}, "fr")
     with pytest.raises(DubbingError, match=r"no script yet: dub the video once"):
         one.state()
+
+
+def test_with_a_paid_voice_one_edited_line_costs_one_request(api, workdir):
+    """The same loop with OpenAI's voice (the local test server): the page says one request, and one is sent."""
+    config = ["tts_backend=openai"]
+    run_snakemake(workdir, "results/lesson/dubbed.mp4", "--config", *config, env=api_env(api))
+    server = Server(workdir, config=config, env=api_env(api))
+    try:
+        _status, state = server.request("/api/state")
+        assert {line["cost"]["requests"] for line in state["lines"]} == {0}  # everything is in the last dub
+        edited = dict(state["lines"][2], text="Most of the water on Earth is salt water.", changed=True)
+        _status, costs = server.request("/api/cost", {"lines": [*state["lines"][:2], edited, *state["lines"][3:]]})
+        assert costs[edited["id"]]["requests"] == 1 and costs[edited["id"]]["price"] > 0
+        assert sum(cost["requests"] for cost in costs.values()) == 1
+        status, _saved = server.request("/api/save", {"version": state["version"], "edits": [
+            {"id": edited["id"], "base": {"text": state["lines"][2]["text"]}, "new": {"text": edited["text"]}}]})
+        assert status == 200
+        before = len(api.requests)
+        server.request("/api/redub", {})
+        done = server.wait_redub()
+        assert done["state"] == "done" and done["requests"] == 1, done
+        sent = [r["json"]["input"] for r in api.requests[before:] if r["path"] == "/v1/audio/speech"]
+        assert sent == [edited["text"]]
+        assert "1 request(s) sent" in done["message"]
+    finally:
+        server.stop()
+    # The key the server and its re-dub ran with is in no log, result or Snakemake metadata.
+    for folder in ("logs", "results", ".snakemake"):
+        for path in (workdir / folder).rglob("*"):
+            assert not path.is_file() or API_KEY.encode() not in path.read_bytes(), path
