@@ -116,7 +116,7 @@ def main():
         _background, voice_left, music_left, probs = separated(voice, music)
         duck = local_duck(probs, voice.size)
         frame = np.minimum((np.arange(voice.size) / RATE / vad.FRAME_SECONDS).astype(int), probs.size - 1)
-        hears = probs[frame] >= vad.THRESHOLD
+        hears = probs[frame] > separate.DUCK_THRESHOLD
         print(f"| {name} | {db(mask_only[talk], voice[talk]):.1f} dB | {db(voice_left[talk], voice[talk]):.1f} dB | "
               f"{db((duck * voice_left)[talk], voice[talk]):.1f} dB | "
               f"{db((duck * music_left)[talk], music[talk]):.1f} dB | {db((duck * music_left)[~talk], music[~talk]):.1f} dB "

@@ -99,26 +99,27 @@ def restore(background, source, weight, dest):
             frame += n
 
 
-def speech_blocks(speech, blocks):
-    """Whether the original speaks in each 10 ms block (``speech``: its voice-activity probabilities, 32 ms)."""
+def speech_blocks(speech, blocks, threshold=None):
+    """Whether the original speaks in each 10 ms block (``speech``: its voice-activity probabilities, 32 ms;
+    ``threshold``: the probability that counts, default the VAD's own)."""
     from . import vad
 
     probs = vad.probabilities_of(speech)
     if not probs.size:
         return np.zeros(blocks, bool)
     frame_of_block = np.minimum((np.arange(blocks) / 100 / vad.FRAME_SECONDS).astype(int), probs.size - 1)
-    return probs[frame_of_block] > vad.THRESHOLD
+    return probs[frame_of_block] > (vad.THRESHOLD if threshold is None else threshold)
 
 
 def speech_gain(speech, duck_db):
-    """Per-10-ms-block gain lowering the background by ``duck_db`` where the original speaks, with the duck's
-    lead, hold and ramps; None without ``speech``."""
+    """Per-10-ms-block gain lowering the background by ``duck_db`` where the original may speak (its voice
+    activity above ``separate.DUCK_THRESHOLD``), with the duck's lead, hold and ramps; None without ``speech``."""
     if speech is None:
         return None
-    from . import vad
+    from . import separate, vad
 
     blocks = int(vad.probabilities_of(speech).size * vad.FRAME_SECONDS * 100)
-    level = np.where(speech_blocks(speech, blocks), np.float32(32767), np.float32(0))
+    level = np.where(speech_blocks(speech, blocks, separate.DUCK_THRESHOLD), np.float32(32767), np.float32(0))
     return gain_from_levels(level, duck_db, lead=4, hold=6)  # only over the voice: the music between is kept
 
 
@@ -132,20 +133,24 @@ def scores(gain, source_path, speech, background=None):
     """What is left of the original voice and of its background, in dB against the original.
 
     ``voice_left_db``: where the original speaks, the level of its voice in the mix against the source (None:
-    none left, or, separated, not measurable here). ``background_kept_db``: where nobody speaks, the level of
-    what is under the dub against the source (0: all of it). ``gain``: per 10 ms block (None: replaced).
+    none left, or, separated, not measurable here). ``background_kept_db``: where nobody speaks (the voice
+    activity at most ``separate.DUCK_THRESHOLD``: where no local duck acts), the level of what is under the dub
+    against the source (0: all of it). ``gain``: per 10 ms block (None: replaced).
     Ducked, both follow from the gain and the source's level. Separated (``background``: the original without
     its voice), the background kept is measured from it; the voice left is not: what the separator missed
     cannot be told from the voice it found (its own estimate was 10-16 dB too hopeful on real mixes), so it is
     measured where the truth is known, in docs/BENCHMARKS.md ("Keeping the music")."""
+    from .separate import DUCK_THRESHOLD
+
     level = wav_levels(source_path, BLOCK).astype(np.float64) ** 2
     talk = speech_blocks(speech, level.size)
+    quiet = ~speech_blocks(speech, level.size, DUCK_THRESHOLD)
     g2 = np.zeros(level.size) if gain is None else \
         np.pad(gain, (0, max(0, level.size - gain.size)), constant_values=1.0)[: level.size].astype(np.float64) ** 2
     bed = level if background is None else \
         np.pad(wav_levels(background, BLOCK).astype(np.float64) ** 2, (0, level.size))[: level.size]
     voice = None if background is not None else _db(np.sum(g2[talk] * level[talk]), np.sum(level[talk]))
-    return {"voice_left_db": voice, "background_kept_db": _db(np.sum(g2[~talk] * bed[~talk]), np.sum(level[~talk])),
+    return {"voice_left_db": voice, "background_kept_db": _db(np.sum(g2[quiet] * bed[quiet]), np.sum(level[quiet])),
             "original_speech_seconds": round(float(np.sum(talk)) * 0.01, 2)}
 
 

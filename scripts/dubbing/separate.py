@@ -46,6 +46,11 @@ BLOCK = 60 * 7680  # 9.6 s: a whole number of DFN frames and STFT hops
 BAND = (250.0, 4000.0)  # Hz: the speech band
 UNSURE_DB, UNSURE_MAX_DB = 10.0, 10.0  # what the mask should take out of it while the original speaks; the most added
 SMOOTH = 9  # STFT frames (96 ms) the band's removal is judged over
+# The voice activity above which the original may be speaking, for both local ducks (this one and the mix's):
+# under music as loud as the voice Silero VAD gives the voice's frames low probabilities (at its own 0.5 it
+# hears 48 % of them); at 0.2 the ducks reach 1-2 dB more of the voice and cost the music 0.2-0.5 dB in the
+# pauses (tools/bench_separation.py; at 0.1 the music between JFK's sentences lost 5.7 dB).
+DUCK_THRESHOLD = 0.2
 CONTEXT = WINDOW + (SMOOTH // 2) * HOP  # samples of context either side of a span: its edge frames are exact
 _BAND = slice(int(np.ceil(BAND[0] * WINDOW / RATE)), int(BAND[1] * WINDOW / RATE) + 1)
 
@@ -141,8 +146,8 @@ def background_of_masked(spectra, size):
 
 
 def frames_talking(probs, first, count):
-    """Whether the original speaks at each of ``count`` STFT frames of a span starting at absolute sample
-    ``first`` (``probs``: its voice-activity probabilities per 32 ms; None: nowhere known)."""
+    """Whether the original may speak at each of ``count`` STFT frames of a span starting at absolute sample
+    ``first`` (``probs``: its voice-activity probabilities per 32 ms, above DUCK_THRESHOLD; None: nowhere)."""
     from . import vad
 
     if probs is None or not len(probs):
@@ -150,7 +155,7 @@ def frames_talking(probs, first, count):
     centres = (first + np.arange(count) * HOP + WINDOW // 2) / RATE
     index = np.floor(centres / vad.FRAME_SECONDS).astype(int)
     inside = (index >= 0) & (index < len(probs))
-    return inside & (np.asarray(probs)[np.clip(index, 0, len(probs) - 1)] >= vad.THRESHOLD)
+    return inside & (np.asarray(probs)[np.clip(index, 0, len(probs) - 1)] > DUCK_THRESHOLD)
 
 
 def separate(source_wav, background_dest, voice_dest, speech=None):
@@ -258,7 +263,7 @@ def cached(source_wav, background_dest, voice_dest, cache_dir=None, speech=None)
     with open(source_wav, "rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
-    unsure = f"-u{UNSURE_DB:g}-{UNSURE_MAX_DB:g}" if speech is not None else ""
+    unsure = f"-u{UNSURE_DB:g}-{UNSURE_MAX_DB:g}-{DUCK_THRESHOLD:g}" if speech is not None else ""
     folder = (Path(cache_dir) / "separation"
               / f"{digest.hexdigest()[:32]}-{dfs.MODEL_SHA256[:12]}-{OVER:g}-{POWER}{unsure}")
     stored = [folder / "background.wav", folder / "voice.wav"]
