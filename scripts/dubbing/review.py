@@ -161,7 +161,8 @@ class Dub:
                 return path, path.read_bytes()
             except FileNotFoundError:
                 continue
-        raise DubbingError(self.generated, "no script yet: dub the video once (make dub VIDEO=...) before reviewing it")
+        raise DubbingError(self.relative(self.generated), "no script yet: dub the video once before reviewing it "
+                                                          f"(make dub VIDEO=media/{self.video}.mp4)")
 
     def version(self):
         path, data = self.script_source()
