@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import browser
+from browser import wait_for
 from conftest import API_KEY, MEDIA, api_env, clean_env, decode, make_workdir, run_snakemake
 
 from dubbing.script import parse_script
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
 
 class Server:
     """``tools/review.py`` of a workflow copy, started as `make review` starts it."""
@@ -119,17 +118,7 @@ def server(workdir):
 
 @pytest.fixture(scope="module")
 def chromium():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    assert Path(CHROMIUM).exists() and Path(DRIVER).exists(), "apt-get install chromium chromium-driver (make setup)"
-    options = Options()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--window-size=1400,1000", "--mute-audio",
-                     "--autoplay-policy=no-user-gesture-required", "--disable-gpu"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
+    driver = browser.chromium()
     yield driver
     driver.quit()
 
@@ -138,16 +127,6 @@ def open_page(browser, server):
     browser.get(server.url)
     wait_for(lambda: browser.execute_script("return document.body.dataset.ready") == "yes", "the page to load")
     return browser
-
-
-def wait_for(condition, what, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def row(browser, seg_id):

@@ -22,20 +22,9 @@ import time
 from pathlib import Path
 
 from bench_scale import make_media, snakemake, workdir_for
+from browser import chromium, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--window-size=1400,1000", "--mute-audio", "--disable-gpu"):
-        options.add_argument(argument)
-    return webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
 
 
 def serve(work, video):
@@ -46,13 +35,7 @@ def serve(work, video):
 
 
 def wait(condition, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise SystemExit("timed out")
+    return wait_for(condition, "the page", timeout, poll=0.05)
 
 
 def open_page(driver, url):
@@ -124,7 +107,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    driver = browser()
+    driver = chromium()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp:
             small = redub_one_line(Path(tmp), driver)
