@@ -442,3 +442,23 @@ def test_with_a_paid_voice_one_edited_line_costs_one_request(api, workdir):
     for folder in ("logs", "results", ".snakemake"):
         for path in (workdir / folder).rglob("*"):
             assert not path.is_file() or API_KEY.encode() not in path.read_bytes(), path
+
+
+def test_keep_original_and_a_lines_voice_are_set_in_the_page_and_saved_as_script_columns(chromium, server, workdir):
+    from selenium.webdriver.support.ui import Select
+
+    page = open_page(chromium, server)
+    field(page, "0002", "keep_original").click()
+    voices = [option.get_attribute("value") for option in Select(field(page, "0004", "voice")).options]
+    assert voices[0] == "" and "en_US-joe-medium" in voices  # the speaker's voice, then the backend's voices
+    Select(field(page, "0004", "voice")).select_by_value("en_US-joe-medium")
+    # A kept line costs nothing: the original is heard there.
+    wait_for(lambda: row(page, "0002").find_element("css selector", ".cost").text
+             == "keep original (the original is heard)", "the kept line's cost")
+    click(page, "save")
+    wait_for(lambda: "saved 2 line(s)" in status(page), "the save")
+    rows = script_rows(workdir / "media/lesson.script.tsv")
+    assert rows["0002"].keep_original and not rows["0003"].keep_original
+    assert rows["0004"].voice == "en_US-joe-medium" and rows["0005"].voice == ""
+    header = (workdir / "media/lesson.script.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert header[-2:] == ["keep_original", "voice"]
