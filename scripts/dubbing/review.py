@@ -149,6 +149,7 @@ class Dub:
         self.generated = self.folder / "script.tsv"
         self.logs = self.root / "logs" / self.video
         self.target = f"results/{self.video}/dubbed.mp4"
+        self._saving = threading.Lock()  # two tabs saving at once: one after the other, each merged
 
     def relative(self, path):
         return str(Path(path).relative_to(self.root))
@@ -173,6 +174,10 @@ class Dub:
         ``media/<video>.script.tsv`` atomically; returns {version, saved, merged}. Raises ``Conflict`` when the
         file changed in an edited field since ``base_version``, ``DubbingError`` (the workflow's message) when
         the result would not be a valid script; nothing is written then."""
+        with self._saving:
+            return self._save(base_version, edits)
+
+    def _save(self, base_version, edits):
         path, data = self.script_source()
         text = data.decode("utf-8-sig")
         rows = tables.parse_table(text, self.relative(path))
