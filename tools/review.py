@@ -140,6 +140,11 @@ def create_app(dub, redub, token, port):
     return app
 
 
+def stable_port(video, language):
+    """The port a video's page gets unless it is taken (20000-29999, from the video's name and language)."""
+    return 20000 + int(hashlib.sha256(f"{video}/{language}".encode()).hexdigest(), 16) % 10000
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video", help="media/<video>.mp4 or the video's name")
@@ -168,9 +173,8 @@ def main(argv=None):
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # request lines would print the token
     server = None
     if args.port is None:  # the same port for the same video each time: the page's origin, and its unsaved edits, stay
-        stable = 20000 + int(hashlib.sha256(f"{name}/{dub.language}".encode()).hexdigest(), 16) % 10000
         try:
-            server = make_server("127.0.0.1", stable, None, threaded=True)
+            server = make_server("127.0.0.1", stable_port(name, dub.language), None, threaded=True)
         except OSError:
             server = None  # taken: any free port
     server = server or make_server("127.0.0.1", args.port or 0, None, threaded=True)
