@@ -464,3 +464,17 @@ def test_keep_original_and_a_lines_voice_are_set_in_the_page_and_saved_as_script
     assert rows["0004"].voice == "en_US-joe-medium" and rows["0005"].voice == ""
     header = (workdir / "media/lesson.script.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
     assert header[-2:] == ["keep_original", "voice"]
+
+
+def test_a_redub_that_fails_says_why_in_the_workflows_words(server, workdir):
+    """A script broken in a text editor: the re-dub stops at once and the page gets the workflow's message."""
+    user = workdir / "media/lesson.script.tsv"
+    shutil.copy(workdir / "results/lesson/script.tsv", user)
+    user.write_text(re.sub(r"(?m)^0002\t5\.500\t8\.926", "0002\t5.500\t4.000", user.read_text(encoding="utf-8")),
+                    encoding="utf-8")
+    server.request("/api/redub", {})
+    failed = server.wait_redub()
+    assert failed["state"] == "failed"
+    assert failed["message"] == ("re-dub failed: media/lesson.script.tsv: line 3 (id 0002): end 4.000 is not after "
+                                 "start 5.500"), failed["message"]
+    assert failed["voiced"] == []

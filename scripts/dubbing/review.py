@@ -481,13 +481,17 @@ class Redub:
 
 
 def _error_line(lines):
-    """The line of a failed run that says what went wrong (our one-line errors, else Snakemake's)."""
+    """The line of a failed run that says what went wrong: the workflow's own one-line error (logged as
+    "ERROR <file>: <problem>"), else Snakemake's."""
     lines = [line.strip() for line in lines if line.strip()]
-    for marker in ("dubbing error:", "Error:", "LockException", "Exception", "Error"):
-        for line in reversed(lines):
-            if marker in line:
-                if "LockException" in line or "cannot be locked" in line:
-                    return ("another Snakemake run holds this folder (or a killed one left its lock): wait for it, "
-                            "or run make unlock VIDEO=... and re-dub")
-                return line
+    if any("LockException" in line or "cannot be locked" in line for line in lines):
+        return ("another Snakemake run holds this folder (or a killed one left its lock): wait for it, or run "
+                "make unlock VIDEO=... and re-dub")
+    for line in reversed(lines):
+        found = re.search(r"\bERROR\s+(.+)", line)
+        if found:
+            return found.group(1)
+    for line in reversed(lines):
+        if line.startswith("Error in rule"):
+            return f"{line.rstrip(':')} (make show-logs shows its log)"
     return lines[-1] if lines else "Snakemake stopped with no output"
