@@ -24,6 +24,7 @@ import signal
 import subprocess
 import threading
 import time
+import types
 import wave
 from pathlib import Path
 
@@ -82,9 +83,10 @@ def _field_text(field, value):
     return str(value or "")
 
 
-def _rows(path):
+def _rows(path, key="id"):
+    """{row[key]: row} of a table the last run wrote; {} before it did."""
     try:
-        return {row["id"]: row for row in tables.read_table(path)}
+        return {row[key]: row for row in tables.read_table(path)}
     except FileNotFoundError:
         return {}
 
@@ -165,8 +167,10 @@ class Dub:
         raise DubbingError(self.relative(self.generated), "no script yet: dub the video once before reviewing it "
                                                           f"(make dub VIDEO=media/{self.video}.mp4)")
 
-    def version(self):
-        path, data = self.script_source()
+    def version(self, source=None):
+        """What the page's edits are based on: which script and its content (``source``: a ``script_source()``
+        already read, else read now)."""
+        path, data = source or self.script_source()
         return f"{'user' if path == self.script else 'generated'}-{version_of(data)}"
 
     def save(self, base_version, edits):
@@ -178,12 +182,12 @@ class Dub:
             return self._save(base_version, edits)
 
     def _save(self, base_version, edits):
-        path, data = self.script_source()
+        path, data = source = self.script_source()
         text = data.decode("utf-8-sig")
         rows = tables.parse_table(text, self.relative(path))
         columns = text.split("\n", 1)[0].rstrip("\r").split("\t")
         by_id = {row["id"]: row for row in rows}
-        changed_on_disk = self.version() != base_version
+        changed_on_disk = self.version(source) != base_version
         conflicts, saved = [], []
         for edit in edits:
             seg_id = str(edit.get("id", ""))
@@ -217,7 +221,7 @@ class Dub:
         duration = self.duration()
         if duration:
             check_within(segments, duration, self.relative(self.script))
-        if self.version() != (f"{'user' if path == self.script else 'generated'}-{version_of(data)}"):
+        if self.version() != self.version(source):
             raise Conflict(self.relative(path), "changed in another program while saving; nothing was written: save again")
         write_text_atomic(self.script, new_text)
         return {"version": self.version(), "saved": saved, "merged": changed_on_disk,
@@ -232,13 +236,13 @@ class Dub:
 
     def state(self):
         """Everything the page shows: the script's lines with where the last dub put them and what they cost."""
-        path, data = self.script_source()
+        path, data = source = self.script_source()
         rows = tables.parse_table(data.decode("utf-8-sig"), self.relative(path))
         timing = _rows(self.folder / "timing.tsv")
         sync = _rows(self.folder / "sync.tsv")
         unspoken = _rows(self.folder / "unspoken.tsv")
         dubbed = {**_rows(self.folder / "segments.tsv"), **unspoken}
-        voices = {row["speaker"]: row["voice"] for row in _rows_list(self.folder / "voices.tsv")}
+        voices = {speaker: row["voice"] for speaker, row in _rows(self.folder / "voices.tsv", "speaker").items()}
         lines = []
         for row in rows:
             seg_id = row["id"]
@@ -267,7 +271,7 @@ class Dub:
             "video": self.video, "language": self.language,
             "language_name": languages.name(languages.code(self.language)) if self.language else "",
             "duration": self.duration(), "script": self.relative(self.script), "script_exists": self.script.exists(),
-            "from": self.relative(path), "version": self.version(), "lines": lines,
+            "from": self.relative(path), "version": self.version(source), "lines": lines,
             "speech": speech_regions(self.shared / "audio" / "speech.npy"),
             "dubbed": (self.shared / "dubbed.mp4").exists(), "backend": tts,
             "voices": self.voice_choices(), "max_speedup": float(self.config.get("max_speedup", 1.25)),
@@ -289,22 +293,25 @@ class Dub:
         paid = rates.predicts(tts)
         max_speedup = float(self.config.get("max_speedup", 1.25))
         min_gap = float(self.config.get("min_gap", 0.1))
+        from .fitting import slots_for
         from .plan import price_per_million
 
-        price = price_per_million(self.config.get("prices") or {}, _Settings(tts, self.config.get("tts_model", "")))
-        ordered = sorted(lines, key=lambda line: _float(line.get("start")))
-        duration = self.duration()
-        out = {}
-        for index, line in enumerate(ordered):
+        price = price_per_million(self.config.get("prices") or {},
+                                  backends.Settings(backend=tts, model=self.config.get("tts_model", "")))
+        out, voiced = {}, []
+        for line in sorted(lines, key=lambda line: _float(line.get("start"))):
             keep = line.get(KEEP) is True or KEEP_WORDS.get(str(line.get(KEEP) or "").strip().lower())
             said, reason = ("", KEPT) if keep else spoken_text(clean_text(str(line.get("text", ""))))
-            if not said:
+            if said:
+                voiced.append((line, said))
+            else:
                 out[line["id"]] = {"characters": 0, "requests": 0, "voicings": 0, "note": reason or "nothing to say"}
-                continue
-            start, end = _float(line.get("start")), _float(line.get("end"))
-            following = _float(ordered[index + 1].get("start")) if index + 1 < len(ordered) else None
-            window_end = max(following - min_gap, min(end, following)) if following is not None else max(duration, end)
-            window = max(window_end - start, 1e-3)
+        # Each voiced line's time, as the workflow gives it (the lines not voiced leave their time to it).
+        spans = [types.SimpleNamespace(id=line["id"], start=_float(line.get("start")), end=_float(line.get("end")))
+                 for line, _said in voiced]
+        duration = self.duration() or max((span.end for span in spans), default=0.0)
+        for (line, said), slot in zip(voiced, slots_for(spans, duration, min_gap)):
+            window = max(slot.window, 1e-3)
             measured = line.get("speech_seconds") if not line.get("changed") else None
             natural = measured if measured else rates.natural_seconds(said, tts)
             needed = natural / window
@@ -355,19 +362,6 @@ def _changed(last, row):
     now = clean_text(row.get("text", ""))
     then = clean_text(last.get("text", ""))
     return not (_same("text", spoken_text(now)[0] or now, spoken_text(then)[0] or then))
-
-
-def _rows_list(path):
-    try:
-        return tables.read_table(path)
-    except FileNotFoundError:
-        return []
-
-
-@dataclasses.dataclass(frozen=True)
-class _Settings:
-    backend: str
-    model: str = ""
 
 
 _PROGRESS = re.compile(r"(\d+) of (\d+) steps \((\d+)%\) done")

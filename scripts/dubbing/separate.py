@@ -12,16 +12,16 @@ which takes out the bins the voice dominates and keeps the rest (docs/BENCHMARKS
 the voice 13.6-17.3 dB down on real speech over real music at equal loudness, the music within 2 dB).
 
 Where the model is unsure, the speech band is ducked locally (``unsure_gain``): where the voice-activity
-detector hears the original speak (``audio/speech.npy``, a second model) but the mask took less than
-UNSURE_DB out of the speech band (250-4000 Hz), that band is lowered by the difference, at most UNSURE_MAX_DB.
-DeepFilterNet3 hears a telephone voice (an 8 kHz band) poorly: there the mask alone leaves it 9 dB down, the
-local duck 14 dB; on full-band speech the mask does most of it. Only the speech band and only while the
-original speaks, so the music's bass and highs, and the music between the lines, are untouched. The mix
-then lowers the background a little more, broadband, where the original speaks (``separate_duck_db``).
+detector says the original may speak (``audio/speech.npy``, a second model; above DUCK_THRESHOLD) but the mask
+took less than UNSURE_DB out of the speech band (250-4000 Hz), that band is lowered by the difference, at most
+UNSURE_MAX_DB. DeepFilterNet3 hears a telephone voice (an 8 kHz band) poorly: there the mask alone leaves it
+9 dB down, with the local duck 12 dB; on full-band speech the mask does most of it. Only the speech band and
+only while the original speaks, so the music's bass and highs, and the music between the lines, are
+untouched. The mix then lowers the background a little more, broadband, there too (``separate_duck_db``).
 
 Everything is streamed (blocks of 9.6 s; the masking done over each block with CONTEXT samples on either
-side, a window and half the local duck's smoothing, so the result is the one a whole-file computation gives): time and memory grow linearly with
-the video. The two channels are enhanced at once on two threads (ctypes releases the GIL).
+side, a window and half the local duck's smoothing, so the result is the one a whole-file computation
+gives): time and memory grow linearly with the video. The two channels are enhanced at once on two threads (ctypes releases the GIL).
 """
 
 import ctypes

@@ -60,18 +60,23 @@ function editedFields(line) {
 
 const dirtyLines = () => state.lines.filter((line) => editedFields(line).length);
 
+// The unsaved edits, each field with the value it was edited from (what a save merges on).
+function pendingEdits() {
+  return dirtyLines().map((line) => {
+    const fields = editedFields(line);
+    const base = state.base.get(line.id);
+    return { id: line.id, base: Object.fromEntries(fields.map((f) => [f, base[f]])),
+      new: Object.fromEntries(fields.map((f) => [f, line[f]])) };
+  });
+}
+
 // Unsaved edits are kept in this browser (the page's origin is the same after a restart of the server, whose
 // port is derived from the video), so a stopped server or a closed tab loses nothing.
 const draftKey = () => `review-draft:${state.data.video}:${state.data.language}`;
 
 function keepDraft() {
   if (!state.data) return;
-  const edits = dirtyLines().map((line) => {
-    const fields = editedFields(line);
-    const base = state.base.get(line.id);
-    return { id: line.id, base: Object.fromEntries(fields.map((f) => [f, base[f]])),
-      new: Object.fromEntries(fields.map((f) => [f, line[f]])) };
-  });
+  const edits = pendingEdits();
   try {
     if (edits.length) localStorage.setItem(draftKey(), JSON.stringify(edits));
     else localStorage.removeItem(draftKey());
@@ -269,12 +274,7 @@ function scheduleCosts() {
 }
 
 async function save() {
-  const edits = dirtyLines().map((line) => {
-    const fields = editedFields(line);
-    const base = state.base.get(line.id);
-    return { id: line.id, base: Object.fromEntries(fields.map((f) => [f, base[f]])),
-      new: Object.fromEntries(fields.map((f) => [f, line[f]])) };
-  });
+  const edits = pendingEdits();
   if (!edits.length) return true;
   for (const row of state.rows.values()) { row.error.textContent = ""; row.tr.classList.remove("bad"); }
   const { ok, status, data } = await api(url("/api/save"), { version: state.version, edits });
