@@ -188,18 +188,6 @@ def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, v
             return seg.voice
         return chosen[seg.speaker][0] if seg.speaker in chosen else unnamed
 
-    if tts.backend == "piper":
-        from .backends import tts_piper
-
-        for seg in segments:
-            if seg.voice:
-                try:
-                    tts_piper.voice_files(seg.voice)
-                except DubbingError:
-                    raise DubbingError(script_path, f"{seg.where}: voice {seg.voice!r} is not a Piper voice here (a "
-                                                    "bundled name such as en_US-joe-medium, or a path to a .onnx "
-                                                    "voice with its .onnx.json)") from None
-
     if chosen:
         log.info("voices: %s", speakers.describe(chosen))
         automatic = [voice for voice, how in chosen.values() if how in ("automatic", "remembered")]
@@ -210,6 +198,7 @@ def segments(script_path, probe_json, manifest, segment_dir, slot_dir, *, tts, v
     if tts.backend == "piper":
         from .backends import tts_piper
 
+        tts_piper.unknown_voices(segments, script_path)
         tts_piper.unpronounceable(segments, voice_of, script_path)
     max_chars = backends.info("tts", tts.backend).max_chars
     for seg_id, parts in long_lines(segments, max_chars).items():

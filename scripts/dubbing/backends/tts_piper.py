@@ -40,6 +40,18 @@ def voice_language(voice):
     return languages.code((data.get("language") or {}).get("code") or (data.get("espeak") or {}).get("voice", ""))
 
 
+def unknown_voices(segments, path):
+    """Stop on the first line whose own voice (the script's ``voice`` column) is not a Piper voice here."""
+    for seg in segments:
+        if seg.voice:
+            try:
+                voice_files(seg.voice)
+            except DubbingError:
+                raise DubbingError(path, f"{seg.where}: voice {seg.voice!r} is not a Piper voice here (a bundled "
+                                         "name such as en_US-joe-medium, or a path to a .onnx voice with its "
+                                         ".onnx.json)") from None
+
+
 def unpronounceable(segments, voice_of, path):
     """Stop on the first line the voice cannot say: letters of another writing system than its language's.
 
