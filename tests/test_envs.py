@@ -56,3 +56,15 @@ def test_every_rule_names_an_existing_env():
     for rules in (REPO / "rules").glob("*.smk"):
         for env in re.findall(r'conda:\s*\n\s*"\.\./(envs/[^"]+)"', rules.read_text()):
             assert (REPO / env).is_file(), f"{rules.name}: {env} does not exist"
+
+
+def test_the_asr_env_installs_what_setup_installs_without_dependencies():
+    # Resemblyzer (its weights, not its torch) comes in with --no-deps: make setup from requirements-nodeps.lock,
+    # a conda env through its post-deploy script; both pin the same version and hash.
+    lock = (REPO / "requirements-nodeps.lock").read_text()
+    script = (REPO / "envs" / "asr.post-deploy.sh").read_text()
+    pinned = re.findall(r"^([a-z0-9-]+==\S+)\s*\\?\s*\n?\s*(--hash=sha256:[0-9a-f]{64})", lock, re.M)
+    assert [pin for pin, _ in pinned] == ["resemblyzer==0.1.4"]
+    for pin, digest in pinned:
+        assert f"{pin} {digest}" in script
+    assert "--no-deps" in script and "--no-deps" in (REPO / "Makefile").read_text()

@@ -19,11 +19,16 @@ VARIANTS = {"punctuated": "pyannote_sample.avx.json", "unpunctuated": "pyannote_
 # A line may run into another speaker's turn by this much: the RTTM's own turn edges, the human STM's
 # and Whisper's word edges each differ by a tenth of a second or more.
 OTHER_SPEAKER_SECONDS = 0.3
+WORD_EDGE_SECONDS = 0.35
 
 
-def recorded(variant):
+def recorded(variant, speakers=True):
+    """(words, speech): the recognizer's words (with the speaker dubbing.voiceprint told for each, as recorded
+    with them, unless ``speakers`` is False) and where the VAD heard speech."""
     heard = json.loads((REAL / "words" / VARIANTS[variant]).read_text(encoding="utf-8"))
     words = [Word(w["start"], w["end"], w["text"], w["probability"]) for s in heard["segments"] for w in s["words"]]
+    if speakers:
+        words = [word._replace(speaker=label) for word, label in zip(words, heard["speakers"], strict=True)]
     return words, vad.speech(heard["vad"])
 
 
@@ -76,10 +81,43 @@ def test_with_punctuation_no_line_holds_two_speakers():
         max(other_speaker_seconds(cue, rttm) for cue in cues) <= OTHER_SPEAKER_SECONDS
 
 
+def test_without_punctuation_no_line_holds_two_speakers():
+    # Without a full stop, nothing but the voices tells where Diane's "I didn't know you were there" ends and
+    # Sheila's "Neither did I" (heard as "I needed to say") begins: no pause, no punctuation.
+    words, speech = recorded("unpunctuated")
+    cues = build_lines_accounted(words, speech)[0]
+    rttm = turns()
+    # Whisper's own word edges move by this much between the two recordings: "and" (Sheila's) starts at
+    # 14.16 s here and 14.44 s in the punctuated one, inside the last 0.33 s of Diane's turn.
+    assert max(other_speaker_seconds(cue, rttm) for cue in cues) <= WORD_EDGE_SECONDS
+    texts = [cue.text for cue in cues]
+    assert "I needed to say" in texts  # Sheila's words alone, between two of Diane's
+    assert any(text.startswith("and I'm Sheila") for text in texts)
+    # Without the voices, three lines held two people (1.06 s of the other speaker in one).
+    blind = build_lines_accounted(recorded("unpunctuated", speakers=False)[0], speech)[0]
+    assert sum(other_speaker_seconds(cue, rttm) > WORD_EDGE_SECONDS for cue in blind) == 3
+
+
+def test_the_voices_do_not_cut_a_punctuated_sentence():
+    # The encoder's changes fall a word early or late; with punctuation they cut only at clause ends.
+    words, speech = recorded("punctuated")
+    with_voices = build_lines_accounted(words, speech)[0]
+    assert with_voices == build_lines_accounted(recorded("punctuated", speakers=False)[0], speech)[0]
+    assert len(with_voices) == 13
+
+
+def test_two_speakers_are_never_joined_into_one_line():
+    # Two short sentences a pause apart would be joined as fragments, but not across a change of voice.
+    hello = [Word(1.0, 1.3, " Hi", speaker=0), Word(1.5, 1.8, " there", speaker=1)]
+    assert [cue.text for cue in build_lines_accounted(hello)[0]] == ["Hi", "there"]
+    same = [word._replace(speaker=0) for word in hello]
+    assert [cue.text for cue in build_lines_accounted(same)[0]] == ["Hi there"]
+
+
 def test_without_punctuation_lines_are_cut_at_the_pauses_the_audio_has():
     # Whisper's word times swallow the call's pauses (no gap at all between "Chicago" and "oh"); the VAD
     # hears 0.26 s there and 0.32 s before "well": both are line ends, as they are turn ends in the RTTM.
-    words, speech = recorded("unpunctuated")
+    words, speech = recorded("unpunctuated", speakers=False)
     cues = build_lines_accounted(words, speech)[0]
     starts = [cue.text.split()[0] for cue in cues]
     assert "oh" in starts and "well" in starts

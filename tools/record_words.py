@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RECORDED = ("start", "end", "text", "probability")  # a word's fields as the recognizer gives them
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
@@ -37,11 +38,36 @@ def record(recording, dest, channels, language):
         wav = Path(tmp) / "source.wav"
         extract_audio(recording, wav, channels)
         heard = recognize(wav, settings)
-        heard["vad"] = [round(float(p), 3) for p in vad.probabilities(decode_mono(wav, vad.RATE))]
-    heard["segments"] = [dict(segment, words=[word._asdict() for word in segment["words"]])
+        samples = decode_mono(wav, vad.RATE)
+        heard["vad"] = [round(float(p), 3) for p in vad.probabilities(samples)]
+        heard["speakers"] = speakers(heard, samples)
+    heard["segments"] = [dict(segment, words=[{k: v for k, v in word._asdict().items() if k in RECORDED}
+                                              for word in segment["words"]])
                          for segment in heard["segments"]]
     heard["recording"] = Path(recording).name
     heard["cpu_isa"] = os.environ.get("CT2_FORCE_CPU_ISA", "")
+    Path(dest).write_text(json.dumps(heard, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def speakers(heard, samples):
+    """Per word, the speaker dubbing.voiceprint tells (None: one voice), from the recorded words and VAD."""
+    from dubbing import vad, voiceprint
+
+    words = [word for segment in heard["segments"] for word in segment["words"]]
+    return voiceprint.word_speakers(samples, vad.speech(heard["vad"]), words)
+
+
+def add_speakers(recording, dest, channels):
+    """Add the speaker of each word to a recording made before, from the same audio (the words stay)."""
+    from dubbing.audio import decode_mono, extract_audio
+    from dubbing.lines import Word
+
+    heard = json.loads(Path(dest).read_text(encoding="utf-8"))
+    segments = [dict(segment, words=[Word(**word) for word in segment["words"]]) for segment in heard["segments"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "source.wav"
+        extract_audio(recording, wav, channels)
+        heard["speakers"] = speakers(dict(heard, segments=segments), decode_mono(wav, 16000))
     Path(dest).write_text(json.dumps(heard, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -53,7 +79,12 @@ def main():
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--language", default="en")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--add-speakers", action="store_true",
+                        help="only add each word's speaker (dubbing.voiceprint) to an existing recording")
     args = parser.parse_args()
+    if args.add_speakers:
+        add_speakers(args.recording, args.dest, args.channels)
+        return
     if args.child or not args.isa:
         record(args.recording, args.dest, args.channels, args.language)
         return

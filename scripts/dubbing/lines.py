@@ -21,7 +21,7 @@ Every other word is kept, in order.
 """
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from .subtitles import Cue
 
@@ -87,6 +87,7 @@ class Word(NamedTuple):
     text: str  # as the recognizer gives it: with a leading space when it starts a new word
     probability: float = 1.0
     pause: float = 0.0  # seconds of silence after it (filled in by the builder)
+    speaker: Optional[int] = None  # who says it, where known (dubbing.voiceprint): a line holds one speaker
 
 
 class Dropped(NamedTuple):
@@ -106,6 +107,7 @@ def build_lines_accounted(words, speech=None):
 
     ``speech``: [(start, end)] where a voice-activity detector heard speech (``dubbing.vad.speech``), if
     known: the pauses between them cut lines, and a line the detector heard is never taken for invented.
+    A word's ``speaker``, where known, cuts a line where it changes, and no two speakers are ever joined.
     """
     speech = None if speech is None else sorted(speech)
     silences = [(a[1], b[0]) for a, b in zip(speech, speech[1:])] if speech else []
@@ -125,7 +127,7 @@ def build_lines_accounted(words, speech=None):
 
 def _timed(words):
     """Words with an end no earlier than their start, and some duration when the next word leaves room."""
-    out = [Word(w.start, max(w.end, w.start), w.text, w.probability) for w in words]
+    out = [w._replace(end=max(w.end, w.start)) for w in words]
     for index, word in enumerate(out):
         if word.end - word.start >= MIN_WORD_SECONDS:
             continue
@@ -185,10 +187,19 @@ def _cut(words, punctuated):
         following = words[index + 1] if index + 1 < len(words) else None
         pause = following.start - word.end if punctuated and following else word.pause
         cut_at = PAUSE_CUT_SECONDS if punctuated else UNPUNCTUATED_PAUSE_CUT_SECONDS
-        if following is None or _ends_sentence(word) or pause >= cut_at:
+        # A change of speaker cuts anywhere without punctuation; with it, where a clause ends or the
+        # words pause (the encoder's changes are a word or two late or early, a sentence is not cut for that).
+        new_speaker = _speaker_changes(word, following) and (
+            not punctuated or CLAUSE_END.search(word.text.strip()) or pause >= UNPUNCTUATED_PAUSE_CUT_SECONDS)
+        if following is None or _ends_sentence(word) or pause >= cut_at or new_speaker:
             lines.append(current)
             current = []
     return lines
+
+
+def _speaker_changes(word, following):
+    return (following is not None and word.speaker is not None and following.speaker is not None
+            and word.speaker != following.speaker)
 
 
 def _seconds(line):
@@ -265,6 +276,8 @@ def _merge_fragments(lines, punctuated):
         for gap, other in sorted(options):
             first, second = min(index, other), max(index, other)
             joined = lines[first] + lines[second]
+            if _speaker_changes(lines[first][-1], lines[second][0]):
+                continue
             # Without punctuation the lines were cut at their pauses: do not undo that.
             most = MERGE_MAX_GAP_SECONDS if punctuated else UNPUNCTUATED_PAUSE_CUT_SECONDS
             if gap < most and not _too_long(joined, punctuated):

@@ -21,7 +21,7 @@ they cover. Segments heard over no speech are left out, and listed in the transc
 
 import logging
 
-from .. import languages, models, vad
+from .. import languages, models, vad, voiceprint
 from ..audio import decode_mono, snap_to_speech
 from ..errors import DubbingError
 from ..lines import PAUSE_SNAP_SECONDS, Dropped, Word, build_lines_accounted, text_of
@@ -152,11 +152,23 @@ def heard_words(segments, speech):
     return words, dropped
 
 
+def with_speakers(words, samples, speech, where):
+    """The words, each with who says it where the recording holds several voices (dubbing.voiceprint), so
+    that no line joins two people, even when the recognizer gives no punctuation and they leave no pause."""
+    labels = voiceprint.word_speakers(samples, speech, words)
+    if labels is None:
+        return words
+    changes = sum(a != b for a, b in zip(labels, labels[1:]))
+    log.info("%s: %d voices told apart, %d changes of speaker between words", where, max(labels) + 1, changes)
+    return [word._replace(speaker=label) for word, label in zip(words, labels)]
+
+
 def transcribe(audio_path, subtitles_path, settings):
     samples = decode_mono(audio_path, RATE)
     heard = recognize(audio_path, settings, samples)
     speech = vad.speech(vad.probabilities(samples))
     words, dropped = heard_words(heard["segments"], speech)
+    words = with_speakers(words, samples, speech, audio_path)
     lines, invented = build_lines_accounted(words, speech)
     cues = snap_to_speech(lines, samples, RATE)
     left_out = dropped + invented
