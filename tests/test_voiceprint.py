@@ -17,6 +17,7 @@ from dubbing import vad, voiceprint
 from dubbing.audio import decode_mono
 from dubbing.errors import DubbingError
 from dubbing.lines import Word
+from test_lines_real import turns
 
 REAL = DATA / "realspeech"
 
@@ -24,14 +25,6 @@ REAL = DATA / "realspeech"
 @pytest.fixture(scope="module")
 def encoder():
     return voiceprint.Encoder()
-
-
-def rttm_turns():
-    out = []
-    for line in (REAL / "pyannote_sample.rttm").read_text(encoding="utf-8").splitlines():
-        fields = line.split()
-        out.append((float(fields[3]), float(fields[3]) + float(fields[4]), fields[7]))
-    return out
 
 
 def test_the_weights_are_read_without_torch_and_embed_to_unit_vectors(encoder):
@@ -76,7 +69,7 @@ def test_the_phone_calls_two_voices_are_told_apart_word_by_word(encoder):
     assert labels is not None and len(set(labels)) == 2
     pairs = []
     for word, label in zip(words, labels):
-        alone = {who for a, b, who in rttm_turns() if a < word.end and b > word.start}
+        alone = {who for a, b, who in turns() if a < word.end and b > word.start}
         if len(alone) == 1:
             pairs.append((label, alone.pop()))
     agree = max(sum(mapping.get(label) == who for label, who in pairs)
