@@ -10,8 +10,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "config", "rules", "scripts", "envs", "profiles", "report", "Makefile",
-                  "requirements.txt", "requirements.lock", "tools/targets.py", "tools/review.py",
-                  "tools/review_page")
+                  "requirements.txt", "requirements.lock", "requirements-nodeps.lock", "tools/targets.py",
+                  "tools/review.py", "tools/review_page")
 
 
 def make_workdir(root, media=(), link=False):
