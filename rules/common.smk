@@ -1,6 +1,7 @@
 # Helpers shared by all the rules: config validation and input functions.
 
 import csv
+import json
 import re
 import sys
 import time
@@ -492,11 +493,14 @@ def segment_jsons(wildcards):
 
 
 def synth_mode():
-    """per-segment or async; auto means async for offline backends (one voice load per video), else per-segment."""
+    """per-segment or async. auto: async for offline backends (one voice load per video) and for a cloud voice
+    dubbing several languages (each language's batch holds the request pool in turn, and its fit, mix and
+    report run on the cores while the next language is voiced: per-segment jobs would hold every core
+    while they wait on the network); per-segment for a cloud voice and one language."""
     mode = config["synth_mode"]
     if mode == "auto":
         cloud = backend_info("tts", config["tts_backend"]).key
-        return "per-segment" if cloud else "async"
+        return "per-segment" if cloud and not MULTI else "async"
     return mode
 
 
@@ -568,15 +572,45 @@ def fit_slots(wildcards, input):
     return pool if sends else 0
 
 
-def shorten_slots():
+def shorten_slots(wildcards, input):
+    """The whole pool only when a line is too long for its time even at max_speedup (shorten.overrunning:
+    then the translator and the voice are asked again); else none, so that a language's shortening never
+    waits for the requests of the other languages' synthesis. Until its inputs exist, the pool.
+    """
     translator = backend_info("translate", config["translate_backend"]).key
-    return api_pool() if translator or tts_batch_slots() else 0
+    pool = api_pool() if translator or tts_batch_slots() else 0
+    # tts/<id>.wav, whichever synthesis mode made them (async: the input is synth_batch.json)
+    tts = [f"{dub_dir(wildcards)}/tts/{Path(path).stem}.wav" for path in input.slots]
+    if not pool or not all(
+        Path(path).is_file() for path in [*tts, *input.slots, *input.segments]
+    ):
+        return pool
+    from dubbing import shorten
+
+    try:
+        over = shorten.overrunning(
+            tts, input.slots, input.segments, config["max_speedup"]
+        )
+    except Exception:  # whatever it is, the shorten job itself reports it
+        return pool
+    return pool if over else 0
 
 
-def translate_slots(wildcards):
-    """Translation sends up to 4 batches at once (translate_openai.PARALLEL_BATCHES), never more than the pool."""
-    cloud = backend_info("translate", config["translate_backend"]).key
-    return min(4, api_pool()) if cloud else 0
+def translate_slots(wildcards, input):
+    """Translation sends up to 4 batches at once (translate_openai.PARALLEL_BATCHES), never more than the pool
+    nor than the batches the transcript makes (a 12-line video: one), so that the languages of one video are
+    translated side by side. Until the transcript exists, the most it may send."""
+    if not backend_info("translate", config["translate_backend"]).key:
+        return 0
+    most = min(4, api_pool())
+    transcript = Path(input.transcript)
+    if not transcript.is_file():
+        return most
+    try:
+        lines = len(json.loads(transcript.read_text(encoding="utf-8"))["segments"])
+    except (ValueError, KeyError, TypeError):  # the translate job itself reports it
+        return most
+    return max(1, min(most, -(-lines // max(1, int(config["translate_batch_size"])))))
 
 
 def transcribe_slots(wildcards):

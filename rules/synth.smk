@@ -86,7 +86,7 @@ rule shorten:
     conda:
         "../envs/tts.yaml"
     resources:
-        api=shorten_slots(),
+        api=shorten_slots,
     params:
         tts_dir="results/{video}{dub}/tts",
         out_dir="results/{video}{dub}/shortened",

@@ -103,6 +103,27 @@ def test_three_languages_from_one_transcript_in_one_video(api, tmp_path):
     assert audio == [("Español (dub)", 0), ("Français (dub)", 1), ("Italiano (dub)", 0), ("English (original)", 0)]
 
 
+def test_the_languages_are_translated_side_by_side_and_voiced_in_turn(api, tmp_path):
+    # A translation holds one request slot per batch it sends (two lines: one batch), so the languages are
+    # translated side by side (it held 4 of the 5 slots, so one at a time); each language's speech is one batch holding the request pool (synth_mode auto
+    # with several languages), so the languages are voiced one after another and a language's fit, mix and
+    # report run on the cores while the next one is voiced.
+    workdir = talk(tmp_path)
+    # 3 s a request: longer than a job takes to start, far shorter than three translations one after another
+    api.configure(transcript_lines=LINES, translation_format="{target}: {text}", latency=3.0)
+    run_snakemake(workdir, "--config", "target_language=[es,de,fr]", *CLOUD, env=api_env(api))
+    chats = [r for r in api.requests if r["path"] == "/v1/chat/completions"]
+    assert len(chats) == 3
+    first, second = sorted(chats, key=lambda r: r["t"])[:2]
+    assert second["t"] < first["t"] + first["duration"]  # in flight at once (the tests run with --cores 2)
+    speech = sorted((r["t"], r["json"]["input"].split(":")[0]) for r in api.requests if r["path"] == "/v1/audio/speech")
+    order = [lang for _, lang in speech]
+    assert sorted(order) == sorted(["es", "de", "fr"] * len(LINES))
+    assert [lang for n, lang in enumerate(order) if n == 0 or order[n - 1] != lang] == list(dict.fromkeys(order))
+    logs = workdir / "logs" / "talk"
+    assert all((logs / f"dub-{lang}" / "synth_async.log").is_file() for lang in ("es", "de", "fr"))
+
+
 def test_matroska_on_request_and_each_language_its_own_script(api, tmp_path):
     workdir = make_workdir(tmp_path / "wf", [(MEDIA / "demo.mp4", "lesson.mp4")])
     rows = (MEDIA / "demo.script.tsv").read_text(encoding="utf-8").splitlines()[:3]

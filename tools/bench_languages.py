@@ -12,7 +12,7 @@ Reported: the wall time of each, the ratio (one run / the three runs; the target
 each sent. Times are ratios within one run of this script: the machine is shared and noisy.
 
     make bench-languages
-    .venv/bin/python tools/bench_languages.py [--languages es,de,fr]
+    .venv/bin/python tools/bench_languages.py [--languages es,de,fr] [--synth-mode async]
 """
 
 import argparse
@@ -38,7 +38,7 @@ def make_video(dest):
                     "ultrafast", "-c:a", "aac", "-b:a", "128k", str(dest)], check=True)
 
 
-def run(api, root, video, languages):
+def run(api, root, video, languages, extra=()):
     """One fresh workdir dubbed into ``languages`` (a list): (seconds, requests by endpoint)."""
     workdir = make_workdir(root, [(video, "talk.mp4")])
     env = {"PATH": f"{REPO / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": str(root), "OPENAI_API_KEY": KEY,
@@ -47,7 +47,7 @@ def run(api, root, video, languages):
     before = len(api.requests)
     started = time.monotonic()
     subprocess.run([str(SNAKEMAKE), "--cores", "5", "results/talk/dubbed.mp4", "--quiet", "--config",
-                    f"target_language=[{','.join(languages)}]", *CLOUD], cwd=workdir, env=env, check=True,
+                    f"target_language=[{','.join(languages)}]", *CLOUD, *extra], cwd=workdir, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.monotonic() - started
     return seconds, collections.Counter(r["path"].rsplit("/", 1)[-1] for r in api.requests[before:])
@@ -69,8 +69,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--languages", default="es,de,it")
     parser.add_argument("--keep", default="", help="keep the workdirs in this folder (for a look at each stage)")
+    parser.add_argument("--synth-mode", default="", help="synth_mode for every run (default: the config's, auto)")
     args = parser.parse_args()
     languages = args.languages.split(",")
+    extra = [f"synth_mode={args.synth_mode}"] if args.synth_mode else []
     with (tempfile.TemporaryDirectory(prefix="bench-languages-") if not args.keep else _kept(args.keep)) as tmp, \
             FakeAPI(key=KEY, latency=0.4, latency_per_char=0.02, jitter=0.2, seed=7) as api:
         api.configure(translation_format="{target}: {text}")  # every line its own words, in every language
@@ -78,10 +80,11 @@ def main():
         make_video(video)
         separate = []
         for lang in languages:
-            separate.append(run(api, Path(tmp) / f"one-{lang}", video, [lang]))
-        together = run(api, Path(tmp) / "all", video, languages)
+            separate.append(run(api, Path(tmp) / f"one-{lang}", video, [lang], extra))
+        together = run(api, Path(tmp) / "all", video, languages, extra)
     total = sum(seconds for seconds, _ in separate)
-    print(f"{len(languages)} languages ({', '.join(languages)}), {FRENCH.name} (100.7 s), max_concurrent 5")
+    print(f"{len(languages)} languages ({', '.join(languages)}), {FRENCH.name} (100.7 s), max_concurrent 5, "
+          f"synth_mode {args.synth_mode or 'from config'}")
     print("| run | wall (s) | transcriptions | translations | speech requests |")
     print("|---|---:|---:|---:|---:|")
     for lang, (seconds, sent) in zip(languages, separate):

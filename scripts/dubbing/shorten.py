@@ -49,29 +49,44 @@ def _ask(translator, lines, settings, cache):
     return answers
 
 
+def _measured(tts_wavs, slot_jsons, segment_jsons):
+    """({id: window seconds}, {id: natural speech seconds}) of the voiced lines.
+
+    A line's first voicing may already be faster (its predicted rate, rates.py): its natural length is
+    the measured one times that rate."""
+    windows = {}
+    for path in slot_jsons:
+        slot = json.loads(Path(path).read_text(encoding="utf-8"))
+        windows[slot["id"]] = slot["window_end"] - slot["start"]
+    first_rate = {Path(path).stem: json.loads(Path(path).read_text(encoding="utf-8")).get("rate", 1.0)
+                  for path in segment_jsons}
+    speech = {Path(path).stem: audio.speech_seconds(path) * first_rate.get(Path(path).stem, 1.0) for path in tts_wavs}
+    return windows, speech
+
+
+def _over(ids, windows, speech, max_speedup):
+    return [seg_id for seg_id in ids if speech[seg_id] / max_speedup > windows[seg_id] + SHORTEN_FROM]
+
+
+def overrunning(tts_wavs, slot_jsons, segment_jsons, max_speedup):
+    """The ids of the lines too long for their time even at ``max_speedup``: what shortening will send."""
+    windows, speech = _measured(tts_wavs, slot_jsons, segment_jsons)
+    return _over(sorted(speech), windows, speech, max_speedup)
+
+
 def shorten_lines(tts_wavs, slot_jsons, segment_jsons, out_dir, dest, voicing, *, script, max_speedup, translate):
     """Send the lines too long even at ``max_speedup`` back to the translator and voice their new wording
     (``voicing``: the synthesis settings, cache and limits; ``translate``: the translator's settings)."""
     out_dir = Path(out_dir)
     translator = backends.load("translate", translate.backend)
     segments = {seg.id: seg for seg in read_script(script)}
-    tts_path = {Path(path).stem: path for path in tts_wavs}
     segment_json = {Path(path).stem: path for path in segment_jsons}
-    windows = {}
-    for path in slot_jsons:
-        slot = json.loads(Path(path).read_text(encoding="utf-8"))
-        windows[slot["id"]] = slot["window_end"] - slot["start"]
+    windows, speech = _measured(tts_wavs, slot_jsons, segment_jsons)
     texts = {seg_id: seg.text for seg_id, seg in segments.items()}
-    # A line's first voicing may already be faster (its predicted rate, rates.py): its natural length is
-    # the measured one times that rate.
-    first_rate = {seg_id: json.loads(Path(path).read_text(encoding="utf-8")).get("rate", 1.0)
-                  for seg_id, path in segment_json.items()}
-    speech = {seg_id: audio.speech_seconds(path) * first_rate.get(seg_id, 1.0) for seg_id, path in tts_path.items()}
     text_cache = TextCache(voicing.cache.root.parent)
     changed, given_up = {}, set()
     for attempt in range(ROUNDS):
-        over = [seg_id for seg_id in texts if seg_id not in given_up
-                and speech[seg_id] / max_speedup > windows[seg_id] + SHORTEN_FROM]
+        over = _over([seg_id for seg_id in texts if seg_id not in given_up], windows, speech, max_speedup)
         if not over:
             break
         log.info("round %d: %d line(s) too long for their time even at %.2fx: %s", attempt + 1, len(over),
@@ -93,7 +108,7 @@ def shorten_lines(tts_wavs, slot_jsons, segment_jsons, out_dir, dest, voicing, *
     for stale in out_dir.glob("*.*") if out_dir.is_dir() else []:
         if stale.suffix in (".wav", ".json") and stale.stem not in changed:
             stale.unlink()
-    still = [seg_id for seg_id in changed if speech[seg_id] / max_speedup > windows[seg_id] + SHORTEN_FROM]
+    still = _over(changed, windows, speech, max_speedup)
     log.info("%d line(s) shortened; %d of them still too long (placement moves them)", len(changed), len(still))
     write_table(dest, ["id", "seconds", "text"],
                 [(seg_id, speech[seg_id], clean_text(changed[seg_id])) for seg_id in sorted(changed)])
