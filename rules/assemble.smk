@@ -61,7 +61,7 @@ rule mix:
         dub="results/{video}{dub}/dub.wav",
         media=video_for,  # a 5.1 source is mixed in 5.1 from the video itself
         probe="results/{video}/audio/probe.json",
-        speech="results/{video}/audio/speech.npy",  # where the original speaks (the scores; separate's duck)
+        speech=original_talking_for,  # where the original speaks (the scores; separate's duck)
         unspoken="results/{video}{dub}/unspoken.tsv",  # lines marked keep_original: the original is heard there
     output:
         flac="results/{video}{dub}/mix.flac",
@@ -90,7 +90,7 @@ rule mix:
 rule separate:
     input:
         source="results/{video}/audio/source.wav",
-        speech="results/{video}/audio/speech.npy",  # where the original speaks: the local duck where unsure
+        speech="results/{video}/audio/talking.npy",  # where the original speaks: the local duck where unsure
     output:
         background="results/{video}/audio/background.wav",
         voice="results/{video}/audio/voice.wav",
@@ -122,6 +122,24 @@ rule original_speech:
         "../envs/audio.yaml"
     script:
         "../scripts/original_speech.py"
+
+
+# Where the original may speak, for separate's ducks: the voice activity, and the end of every word the
+# recognizer timed (under loud music the detector misses a third of the voice; the recognizer does not).
+rule original_talking:
+    input:
+        speech="results/{video}/audio/speech.npy",
+        transcript=heard_transcript,  # none when every script is the user's: the voice activity alone
+    output:
+        "results/{video}/audio/talking.npy",
+    log:
+        "logs/{video}/original_talking.log",
+    benchmark:
+        "benchmarks/{video}/original_talking.tsv"
+    conda:
+        "../envs/audio.yaml"
+    script:
+        "../scripts/original_talking.py"
 
 
 rule sync_check:

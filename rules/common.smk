@@ -347,6 +347,14 @@ def check_keys():
         )
 
 
+def original_talking_for(wildcards):
+    """Where the original speaks, for the mix: with mix_mode separate, the voice activity and the recognizer's
+    words (its ducks act there); else the voice activity alone."""
+    if config["mix_mode"] == "separate":
+        return f"results/{wildcards.video}/audio/talking.npy"
+    return f"results/{wildcards.video}/audio/speech.npy"
+
+
 def separated(wildcards):
     """mix_mode separate: the original's background (its soundtrack without the voice)."""
     if config["mix_mode"] != "separate":
@@ -423,6 +431,16 @@ def accounting_inputs(wildcards):
     return inputs
 
 
+def heard_transcript(wildcards):
+    """[transcript.json] when some language's script is made from the speech; [] when every language has the
+    user's own script (then nothing is transcribed)."""
+    if all(
+        user_script(Wildcards(video=wildcards.video, dub=dub_of(t))) for t in TARGETS
+    ):
+        return []
+    return [f"results/{wildcards.video}/transcript.json"]
+
+
 def dub_dirs(video):
     """Each target language's folder, in the configured order."""
     return [f"results/{video}{dub_of(token)}" for token in TARGETS]
@@ -433,14 +451,7 @@ def mux_inputs(wildcards):
     not read: they pull the sync check and the report pieces into every dub's DAG (and so into
     `snakemake --report`), and a strict sync check failure stops the mux."""
     dirs = dub_dirs(wildcards.video)
-    heard = (
-        []
-        if all(
-            user_script(Wildcards(video=wildcards.video, dub=dub_of(t)))
-            for t in TARGETS
-        )
-        else [f"results/{wildcards.video}/transcript.json"]
-    )  # the language heard names the original track
+    heard = heard_transcript(wildcards)  # the language heard names the original track
     return {
         "media": video_for(wildcards),
         "transcript": heard,

@@ -10,6 +10,7 @@ from conftest import DATA, REPO, frame_rms, make_workdir, run_snakemake
 
 sys.path.insert(0, str(REPO / "tools"))
 from bench_separation import SPEECH, db, local_duck, material, separated  # noqa: E402  (the benchmark's own)
+from dubbing import vad  # noqa: E402
 
 MUSIC = DATA / "music" / "drascula_track6_excerpt.ogg"
 
@@ -18,14 +19,43 @@ def test_separation_leaves_the_music_and_takes_the_voice_20_db_down():
     """JFK over the Drascula score at equal loudness: the true voice and music through the workflow's mask, its
     speech-band duck where the model is unsure and the mix's local duck, both where the workflow hears speech."""
     voice, music, talk = material(SPEECH["JFK speech"])
-    _background, mask_only, _music, _probs = separated(voice, music, unsure=False)
-    background, voice_left, music_left, probs = separated(voice, music)
+    _background, mask_only, _music, _probs = separated(voice, music, unsure=False, words=False)
+    background, voice_left, music_left, probs = separated(voice, music, words=False)  # the detector alone
     duck = local_duck(probs, voice.size)  # separate_duck_db where the VAD hears the original
     assert db((duck * voice_left)[talk], voice[talk]) <= -20.0
     assert db(voice_left[talk], voice[talk]) <= db(mask_only[talk], voice[talk]) - 0.5  # the unsure duck helps
     assert db((duck * music_left)[talk], music[talk]) >= -8.0  # the music stays while the voice speaks
     assert abs(db((duck * music_left)[~talk], music[~talk])) <= 3.0  # and where nobody speaks
     assert np.allclose(background, voice_left + music_left, atol=1e-4)  # the mask is linear: nothing else
+
+
+@pytest.mark.parametrize("variant", ["avx", "avx512"])
+def test_the_recognizers_words_take_a_telephone_voice_20_db_down(variant):
+    """The phone call over the same music: under music as loud as the voice the detector hears 72 % of the
+    voice's frames, and DeepFilterNet3 hears a telephone band poorly, so the detector alone leaves the voice
+    15 dB down. The ends of the words tiny.en timed (recorded on two kinds of CPU, tests/data/realspeech/words)
+    mark the rest (rule original_talking)."""
+    heard = json.loads((DATA / "realspeech" / "words" / f"pyannote_sample.{variant}.json").read_text(encoding="utf-8"))
+    words = [(w["start"], w["end"]) for s in heard["segments"] for w in s["words"]]
+    voice, music, talk = material(SPEECH["phone call"])
+    results = {}
+    for label, given in (("detector", False), ("words", words)):
+        _background, voice_left, music_left, probs = separated(voice, music, words=given)
+        duck = local_duck(probs, voice.size)
+        results[label] = (db((duck * voice_left)[talk], voice[talk]), db((duck * music_left)[talk], music[talk]),
+                          db((duck * music_left)[~talk], music[~talk]))
+    assert results["detector"][0] > -20.0  # measured -17.5 dB
+    left, music_speaking, music_pauses = results["words"]
+    assert left <= -20.0, results  # measured -21.6 (-21.2 with the words heard in the mix itself)
+    assert music_speaking >= -8.0 and abs(music_pauses) <= 3.0, results
+
+
+def test_a_words_end_marks_speech_not_the_pause_before_it():
+    probs = np.zeros(100, np.float32)
+    marked = vad.with_words(probs, [(0.0, 0.32), (1.0, 2.6)])  # Whisper put a pause into the second word
+    frames = np.flatnonzero(marked == 1.0) * vad.FRAME_SECONDS
+    assert frames.min() == 0.0 and not np.any((frames > 0.4) & (frames < 2.0 - 0.04))
+    assert 2.56 <= frames.max() < 2.6 and np.array_equal(probs, np.zeros(100))  # the input untouched
 
 
 @pytest.mark.e2e

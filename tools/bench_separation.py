@@ -5,8 +5,10 @@ excerpt of the Drascula score, looped) at equal loudness where the speech is, as
 separation is the workflow's own (scripts/dubbing/separate.py: DeepFilterNet3, then the spectral mask); since
 the mask is linear in what it weights, it is applied to the true voice and the true music too, which gives
 exactly what is left of each in the background. The local ducks are the workflow's: the speech band where the
-voice-activity detector hears the voice and the mask fell short (separate.unsure_gain), then the mix's
-broadband one (separate_duck_db, 6 dB) where the detector hears the voice (mix.speech_gain). (The report cannot measure the voice left: it does not
+original may speak (the voice-activity detector hears it, or tiny.en put the end of a word there: rule
+original_talking, vad.with_words) and the mask fell short (separate.unsure_gain), then the mix's broadband one
+(separate_duck_db from config/config.yaml) there (mix.speech_gain); each recording is also shown with the
+detector alone. (The report cannot measure the voice left: it does not
 know the true voice; this is where it is measured.)
 
 Reported per recording: the voice left where the original speaks (dB against the voice in the source), the
@@ -56,17 +58,35 @@ def material(path):
     return voice / peak, music / peak, talk
 
 
-def heard(mixture):
-    """The original's voice activity as the workflow hears it (rule original_speech: Silero VAD of the track)."""
+def heard(mixture, words=True):
+    """Where the workflow takes the original to speak: rule original_speech (Silero VAD of the track), and with
+    ``words`` rule original_talking (the end of every word tiny.en times in the track, vad.with_words; or
+    ``words`` given as [(start, end)]: words recorded before, for a test that must not depend on the CPU)."""
+    from dubbing.backends import Settings
+    from dubbing.backends.asr_whisper import recognize
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "mix.wav"
         audio.write_wav(path, (np.clip(mixture, -1, 1) * 32767).astype(np.int16), RATE)
-        return vad.file_probabilities(path)
+        probs = vad.file_probabilities(path)
+        if not words:
+            return probs
+        if not isinstance(words, bool):
+            return vad.with_words(probs, words)
+        said = recognize(path, Settings.resolve("asr", backend="faster-whisper", source_language="en"))
+    return vad.with_words(probs, [(w.start, w.end) for s in said["segments"] for w in s["words"]])
 
 
-def local_duck(probs, size, duck_db=6.0):
+def default_duck_db():
+    import yaml
+
+    return float(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["separate_duck_db"])
+
+
+def local_duck(probs, size, duck_db=None):
     """Per sample, the gain the mix gives the background where the original speaks (separate_duck_db), from
     the voice activity the workflow hears (mix.speech_gain: 10 ms blocks, its lead, hold and ramps)."""
+    duck_db = default_duck_db() if duck_db is None else duck_db
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "speech.npy"
         np.save(path, probs)
@@ -74,7 +94,7 @@ def local_duck(probs, size, duck_db=6.0):
     return np.pad(gain, (0, size - gain.size), constant_values=1.0)
 
 
-def separated(voice, music, unsure=True):
+def separated(voice, music, unsure=True, words=True):
     """(background, voice left, music left) of voice + music, the workflow's separation (one channel); with
     ``unsure``, the speech band ducked where the VAD hears speech and the mask fell short (separate.unsure_gain)."""
     enhancer = separate.Enhancer()
@@ -84,7 +104,7 @@ def separated(voice, music, unsure=True):
     enhancer.close()
     pad = separate.WINDOW
     parts = [np.pad(x, (pad, pad + (-x.size) % separate.HOP)) for x in (mixture, estimate, voice, music)]
-    probs = heard(mixture)
+    probs = heard(mixture, words)
     talking = None
     if unsure:
         talking = separate.frames_talking(probs, -pad, (parts[0].size - separate.WINDOW) // separate.HOP + 1)
@@ -106,18 +126,19 @@ def speed(seconds=180.0):
 
 
 def main():
-    print("| recording over music (equal loudness) | voice left: mask | + speech-band duck where unsure | "
-          "+ 6 dB local duck (the mix) | music kept while the voice speaks | music kept where nobody speaks | "
-          "voice frames the VAD hears |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, path in SPEECH.items():
+    print(f"| recording over music (equal loudness) | where it may speak | voice left: mask | "
+          f"+ speech-band duck where unsure | + {default_duck_db():g} dB local duck (the mix) | music kept while the voice speaks | "
+          "music kept where nobody speaks | voice frames taken for speech |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for (name, path), words in ((item, words) for item in SPEECH.items() for words in (False, True)):
         voice, music, talk = material(path)
-        _background, mask_only, _music, _probs = separated(voice, music, unsure=False)
-        _background, voice_left, music_left, probs = separated(voice, music)
+        _background, mask_only, _music, _probs = separated(voice, music, unsure=False, words=False)
+        _background, voice_left, music_left, probs = separated(voice, music, words=words)
         duck = local_duck(probs, voice.size)
         frame = np.minimum((np.arange(voice.size) / RATE / vad.FRAME_SECONDS).astype(int), probs.size - 1)
         hears = probs[frame] > separate.DUCK_THRESHOLD
-        print(f"| {name} | {db(mask_only[talk], voice[talk]):.1f} dB | {db(voice_left[talk], voice[talk]):.1f} dB | "
+        where = "VAD + recognizer's words" if words else "VAD"
+        print(f"| {name} | {where} | {db(mask_only[talk], voice[talk]):.1f} dB | {db(voice_left[talk], voice[talk]):.1f} dB | "
               f"{db((duck * voice_left)[talk], voice[talk]):.1f} dB | "
               f"{db((duck * music_left)[talk], music[talk]):.1f} dB | {db((duck * music_left)[~talk], music[~talk]):.1f} dB "
               f"| {np.mean(hears[talk]):.0%} |")

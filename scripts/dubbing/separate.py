@@ -11,13 +11,13 @@ is weighted by a Wiener-like mask from the two estimates, B = X - S:
 which takes out the bins the voice dominates and keeps the rest (docs/BENCHMARKS.md, "Keeping the music":
 the voice 13.6-17.3 dB down on real speech over real music at equal loudness, the music within 2 dB).
 
-Where the model is unsure, the speech band is ducked locally (``unsure_gain``): where the voice-activity
-detector says the original may speak (``audio/speech.npy``, a second model; above DUCK_THRESHOLD) but the mask
-took less than UNSURE_DB out of the speech band (250-4000 Hz), that band is lowered by the difference, at most
-UNSURE_MAX_DB. DeepFilterNet3 hears a telephone voice (an 8 kHz band) poorly: there the mask alone leaves it
-9 dB down, with the local duck 12 dB; on full-band speech the mask does most of it. Only the speech band and
-only while the original speaks, so the music's bass and highs, and the music between the lines, are
-untouched. The mix then lowers the background a little more, broadband, there too (``separate_duck_db``).
+Where the model is unsure, the speech band is ducked locally (``unsure_gain``): where the original may speak
+(``audio/talking.npy``: its voice activity, and the ends of the words the recognizer timed; above
+DUCK_THRESHOLD) but the mask took less than UNSURE_DB out of the speech band (250-4000 Hz), that band is
+lowered by the difference, at most UNSURE_MAX_DB. DeepFilterNet3 hears a telephone voice (an 8 kHz band)
+poorly: there the mask alone leaves it 9 dB down, with the local ducks 21 dB. Only the speech band and only
+while the original speaks, so the music's bass and highs, and the music between the lines, are untouched.
+The mix then lowers the background a little more, broadband, there too (``separate_duck_db``).
 
 Everything is streamed (blocks of 9.6 s; the masking done over each block with CONTEXT samples on either
 side, a window and half the local duck's smoothing, so the result is the one a whole-file computation
@@ -44,7 +44,10 @@ OVER, POWER = 8.0, 2  # how hard the mask takes out what the voice dominates (me
 BLOCK = 60 * 7680  # 9.6 s: a whole number of DFN frames and STFT hops
 # The local duck where the model is unsure (module doc; measured in tools/bench_separation.py).
 BAND = (250.0, 4000.0)  # Hz: the speech band
-UNSURE_DB, UNSURE_MAX_DB = 10.0, 10.0  # what the mask should take out of it while the original speaks; the most added
+# What the mask should take out of it while the original may speak, and the most added: 20 dB (measured with
+# the mix's 5 dB broadband duck: a telephone voice over music 21.2 dB down, the music 6.5 dB while it
+# speaks; at 10 dB and a 6 dB broadband duck, 19.9 and 7.0: the speech band costs the music less).
+UNSURE_DB, UNSURE_MAX_DB = 20.0, 20.0
 SMOOTH = 9  # STFT frames (96 ms) the band's removal is judged over
 # The voice activity above which the original may be speaking, for both local ducks (this one and the mix's):
 # under music as loud as the voice Silero VAD gives the voice's frames low probabilities (at its own 0.5 it
@@ -249,7 +252,8 @@ class _Stream:
 
 def cached(source_wav, background_dest, voice_dest, cache_dir=None, speech=None):
     """``separate``, through ``<cache_dir>/separation/<key>/`` (key: the audio's SHA-256, the model's and the
-    mask's settings; the voice activity is the audio's too): a hit is copied, a miss is separated and stored."""
+    mask's settings, and where the original may speak, which the recognizer's words also mark): a hit is
+    copied, a miss is separated and stored."""
     import hashlib
     import os
     import shutil
@@ -263,7 +267,13 @@ def cached(source_wav, background_dest, voice_dest, cache_dir=None, speech=None)
     with open(source_wav, "rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
-    unsure = f"-u{UNSURE_DB:g}-{UNSURE_MAX_DB:g}-{DUCK_THRESHOLD:g}" if speech is not None else ""
+    unsure = ""
+    if speech is not None:  # where the duck acts: the voice activity and the recognizer's words
+        from . import vad
+
+        probs = speech if isinstance(speech, np.ndarray) else vad.probabilities_of(speech)
+        talking = hashlib.sha256(np.ascontiguousarray(probs, np.float32).tobytes())
+        unsure = f"-u{UNSURE_DB:g}-{UNSURE_MAX_DB:g}-{DUCK_THRESHOLD:g}-{talking.hexdigest()[:12]}"
     folder = (Path(cache_dir) / "separation"
               / f"{digest.hexdigest()[:32]}-{dfs.MODEL_SHA256[:12]}-{OVER:g}-{POWER}{unsure}")
     stored = [folder / "background.wav", folder / "voice.wav"]

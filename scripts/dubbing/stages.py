@@ -81,6 +81,7 @@ def transcribe(source_wav, subtitles_path, dest, settings):
         "language_probability": result.language_probability,
         "segments": [{"start": c.start, "end": c.end, "text": c.text, "speaker": c.speaker} for c in result.cues],
         "dropped": list(result.dropped),
+        "words": list(result.words),
     }
     write_text_atomic(dest, _dump(data))
 
@@ -111,7 +112,8 @@ def _per_channel(source_wav, settings):
                    for cue in transcript.cues), key=lambda cue: cue.start)
     first = heard[0][1] if heard[0][1].cues else heard[1][1]
     return backends.Transcript(cues, language=first.language, language_probability=first.language_probability,
-                               model=first.model, dropped=heard[0][1].dropped + heard[1][1].dropped)
+                               model=first.model, dropped=heard[0][1].dropped + heard[1][1].dropped,
+                               words=sorted(heard[0][1].words + heard[1][1].words))
 
 
 def translate(transcript_json, source_wav, dest, settings):
@@ -478,6 +480,25 @@ def original_speech(source_wav, dest):
     from . import vad
 
     vad.save_probabilities(source_wav, dest)
+
+
+def original_talking(speech_npy, transcript_json, dest):
+    """Where the original may speak, for the ducks of ``mix_mode: separate``: the voice activity, and 1 over
+    the end of every word the recognizer timed (``vad.with_words``; ``transcript_json`` None: nothing was
+    recognized, every script is the user's)."""
+    import numpy as np
+
+    from . import vad
+    from .files import atomic_output
+
+    words = (_load(transcript_json).get("words") or []) if transcript_json else []
+    probs = vad.with_words(vad.probabilities_of(speech_npy), words)
+    with atomic_output(dest, ".npy") as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, probs)
+    log.info("%d words timed by the recognizer: %.1f s more of the original's speech than its voice activity "
+             "shows", len(words), float(np.sum((probs > 0.5) & (vad.probabilities_of(speech_npy) <= 0.5)))
+             * vad.FRAME_SECONDS)
 
 
 def sync_check(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, tolerance, strict, source_wav=None):

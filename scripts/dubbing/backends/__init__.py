@@ -32,6 +32,9 @@ class Transcript:
     model: str = ""
     # Text heard but not made into lines: [{"start", "end", "text", "reason"}] (e.g. invented over music).
     dropped: list = dataclasses.field(default_factory=list)
+    # [start, end] of every word made into a line, where the recognizer times words (faster-whisper): where
+    # the original speaks even when the voice-activity detector, under loud music, does not hear it.
+    words: list = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -177,4 +177,5 @@ def transcribe(audio_path, subtitles_path, settings):
     if len(left_out) > SHOWN:
         log.warning("%s: %d more pieces not dubbed (transcript.json lists them)", audio_path, len(left_out) - SHOWN)
     return Transcript(cues, language=heard["language"], language_probability=heard["language_probability"],
-                      model=heard["model"], dropped=[item._asdict() for item in dropped + invented])
+                      model=heard["model"], dropped=[item._asdict() for item in dropped + invented],
+                      words=[[round(float(w.start), 3), round(float(w.end), 3)] for w in words])
