@@ -211,8 +211,20 @@ def _sigmoid(x):
     return 0.5 + 0.5 * np.tanh(0.5 * x)  # 1 / (1 + e^-x), without overflow
 
 
-def _speech_share(spans, start, end):
-    return sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans) / (end - start)
+def _speech_shares(spans, centres, half):
+    """The share of speech (``spans``, seconds) in each window [centre - half, centre + half]: a running
+    count of 10 ms speech frames, so linear in the recording."""
+    if not len(centres):
+        return np.zeros(0)
+    size = int(np.ceil((max(centres) + half) * 100)) + 2
+    frames = np.zeros(size, np.int32)
+    for a, b in spans:
+        frames[max(0, int(round(a * 100))):max(0, min(size, int(round(b * 100))))] = 1
+    counts = np.concatenate([[0], np.cumsum(frames)])
+    at = np.asarray(centres)
+    first = np.clip(np.round((at - half) * 100).astype(int), 0, size)
+    last = np.clip(np.round((at + half) * 100).astype(int), 0, size)
+    return (counts[last] - counts[first]) / max(1, int(round(2 * half * 100)))
 
 
 def windows(duration, speech, step_frames=STEP_FRAMES):
@@ -320,11 +332,14 @@ def word_speakers(samples, speech, words, encoder=None):
         if len(centres) * step / 100.0 < 2 * MIN_SPEAKER_SECONDS:
             return None
         embeddings = embed_windows(mel, centres, encoder)
-        clean = np.array([_speech_share(speech, c - half, c + half) >= CLEAN_SHARE for c in centres])
+        clean = _speech_shares(speech, centres, half) >= CLEAN_SHARE
         centroids = speakers_of(embeddings, clean, step) if clean.any() else []
         if len(centroids) < 2:
             return None
     path = viterbi(embeddings @ centroids.T)
     at = np.array(centres)
-    labels = [int(path[int(np.argmin(np.abs(at - (w.start + w.end) / 2)))]) for w in words]
+    middles = np.array([(w.start + w.end) / 2 for w in words])
+    right = np.clip(np.searchsorted(at, middles), 1, len(at) - 1)  # the window centre nearest each word's middle
+    nearest = np.where(np.abs(at[right - 1] - middles) <= np.abs(at[right] - middles), right - 1, right)
+    labels = [int(path[k]) for k in nearest]
     return labels if len(set(labels)) > 1 else None
