@@ -549,6 +549,12 @@ def tts_batch_slots():
     return api_pool() if backend_info("tts", config["tts_backend"]).key else 0
 
 
+def voiced_wavs(wildcards, slots):
+    """tts/<id>.wav of each line of ``slots``, whichever synthesis mode made them (async: a job's input is
+    synth_batch.json, not the WAVs)."""
+    return [f"{dub_dir(wildcards)}/tts/{Path(path).stem}.wav" for path in slots]
+
+
 def fit_slots(wildcards, input):
     """The fit takes the whole pool only when it will send (fit.will_send: a line that must be voiced faster
     at a rate the cache does not hold), so a video's fit never waits for another video's synthesis when it
@@ -560,8 +566,7 @@ def fit_slots(wildcards, input):
     from dubbing import fit as fitting
     from dubbing.voicing import Voicing
 
-    ids = [Path(path).stem for path in input.slots]
-    tts = [f"{dub_dir(wildcards)}/tts/{seg_id}.wav" for seg_id in ids]
+    tts = voiced_wavs(wildcards, input.slots)
     shortened = input.shortened or None
     needed = [*tts, *input.slots, *input.segments, *([shortened] if shortened else [])]
     if not all(Path(path).is_file() for path in needed):
@@ -590,8 +595,7 @@ def shorten_slots(wildcards, input):
     """
     translator = backend_info("translate", config["translate_backend"]).key
     pool = api_pool() if translator or tts_batch_slots() else 0
-    # tts/<id>.wav, whichever synthesis mode made them (async: the input is synth_batch.json)
-    tts = [f"{dub_dir(wildcards)}/tts/{Path(path).stem}.wav" for path in input.slots]
+    tts = voiced_wavs(wildcards, input.slots)
     if not pool or not all(
         Path(path).is_file() for path in [*tts, *input.slots, *input.segments]
     ):

@@ -109,8 +109,8 @@ def test_the_languages_are_translated_side_by_side_and_voiced_in_turn(api, tmp_p
     # with several languages), so the languages are voiced one after another and a language's fit, mix and
     # report run on the cores while the next one is voiced.
     workdir = talk(tmp_path)
-    # 3 s a request: longer than a job takes to start, far shorter than three translations one after another
-    api.configure(transcript_lines=LINES, translation_format="{target}: {text}", latency=3.0)
+    # 4 s a request: far longer than the gap between two jobs started together (0.02 s measured here)
+    api.configure(transcript_lines=LINES, translation_format="{target}: {text}", latency=4.0)
     run_snakemake(workdir, "--config", "target_language=[es,de,fr]", *CLOUD, env=api_env(api))
     chats = [r for r in api.requests if r["path"] == "/v1/chat/completions"]
     assert len(chats) == 3

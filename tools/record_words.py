@@ -59,6 +59,7 @@ def speakers(heard, samples):
 
 def add_speakers(recording, dest, channels):
     """Add the speaker of each word to a recording made before, from the same audio (the words stay)."""
+    from dubbing import vad
     from dubbing.audio import decode_mono, extract_audio
     from dubbing.lines import Word
 
@@ -67,7 +68,7 @@ def add_speakers(recording, dest, channels):
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "source.wav"
         extract_audio(recording, wav, channels)
-        heard["speakers"] = speakers(dict(heard, segments=segments), decode_mono(wav, 16000))
+        heard["speakers"] = speakers(dict(heard, segments=segments), decode_mono(wav, vad.RATE))
     Path(dest).write_text(json.dumps(heard, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

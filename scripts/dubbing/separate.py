@@ -271,8 +271,8 @@ def cached(source_wav, background_dest, voice_dest, cache_dir=None, speech=None)
     if speech is not None:  # where the duck acts: the voice activity and the recognizer's words
         from . import vad
 
-        probs = speech if isinstance(speech, np.ndarray) else vad.probabilities_of(speech)
-        talking = hashlib.sha256(np.ascontiguousarray(probs, np.float32).tobytes())
+        speech = speech if isinstance(speech, np.ndarray) else vad.probabilities_of(speech)  # read once
+        talking = hashlib.sha256(np.ascontiguousarray(speech, np.float32).tobytes())
         unsure = f"-u{UNSURE_DB:g}-{UNSURE_MAX_DB:g}-{DUCK_THRESHOLD:g}-{talking.hexdigest()[:12]}"
     folder = (Path(cache_dir) / "separation"
               / f"{digest.hexdigest()[:32]}-{dfs.MODEL_SHA256[:12]}-{OVER:g}-{POWER}{unsure}")

@@ -492,13 +492,13 @@ def original_talking(speech_npy, transcript_json, dest):
     from .files import atomic_output
 
     words = (_load(transcript_json).get("words") or []) if transcript_json else []
-    probs = vad.with_words(vad.probabilities_of(speech_npy), words)
+    heard = vad.probabilities_of(speech_npy)
+    probs = vad.with_words(heard, words)
     with atomic_output(dest, ".npy") as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, probs)
     log.info("%d words timed by the recognizer: %.1f s more of the original's speech than its voice activity "
-             "shows", len(words), float(np.sum((probs > 0.5) & (vad.probabilities_of(speech_npy) <= 0.5)))
-             * vad.FRAME_SECONDS)
+             "shows", len(words), float(np.sum((probs > 0.5) & (heard <= 0.5))) * vad.FRAME_SECONDS)
 
 
 def sync_check(dub_wav, timing_tsv, manifest, fit_table, table, summary_json, tolerance, strict, source_wav=None):
